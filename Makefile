@@ -1,0 +1,38 @@
+# homelab — `make run` runs the main job on the reference lab; `make test` runs the tests.
+# Both create .venv and install every dependency on a fresh machine (Python is all it needs;
+# Debian packages the integration tests need are installed with apt when missing).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+LAB    := examples/reference/homelab.yaml
+OUT    := build/reference
+
+.PHONY: run test deps system-deps bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,engines]'
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: deps
+	bash scripts/run-reference.sh
+
+test: deps system-deps
+	$(BIN)/python -m pytest -q
+
+bench: deps
+	$(BIN)/python bench/run.py
+
+lint: deps
+	$(BIN)/ruff check src tests bench
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

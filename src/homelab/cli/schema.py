@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+import typer
+
+from homelab.cli._output import emit
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def schema():
+        """Print the JSON Schema of homelab.yaml (for editors: yaml-language-server)."""
+        from homelab.spec.schema import json_schema_text
+
+        emit(json_schema_text())

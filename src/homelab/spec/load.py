@@ -1,0 +1,401 @@
+"""Load the lab file: bytes -> YAML -> plain data + source map -> typed `Lab`.
+
+Every failure becomes a `Diagnostic` with a place and a hint; all of them are collected and raised
+together as `LoadError` (exit code 2). Nothing here ever lets a traceback reach the user.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from homelab.diagnostics import Diagnostic, Location, Severity
+from homelab.errors import LoadError
+from homelab.spec.sourcemap import SourceMap
+
+MAX_BYTES = 8 * 1024 * 1024  # a 1,000-VM lab is ~150 KiB; anything this large is not a lab file
+MAX_NODES = 200_000  # expanded YAML nodes (defeats alias "billion laughs" bombs)
+MAX_DEPTH = 64
+
+
+@dataclass
+class LabDocument:
+    """A loaded lab: the typed model, where each value came from, and a digest of the bytes."""
+
+    lab: Any  # homelab.spec.models.Lab
+    sourcemap: SourceMap
+    file: str
+    digest: str
+    data: dict = field(repr=False, default_factory=dict)
+
+    @cached_property
+    def inventory(self):
+        from homelab.spec.resolve import resolve
+
+        return resolve(self.lab)
+
+    def locate(self, path, *, key: bool = False) -> Location:
+        return self.sourcemap.locate(path, key=key)
+
+
+def _diag(rule: str, message: str, file: str, line: int = 1, col: int = 1, hint: str | None = None, path=()):
+    return Diagnostic(rule, Severity.ERROR, message, Location(file, line, col), hint, tuple(path))
+
+
+def read_text(path: str | os.PathLike, display: str | None = None) -> tuple[str, str]:
+    """Read and sanity-check the file. Returns (text, display_name)."""
+    p = Path(path)
+    name = display or str(path)
+    if not p.exists():
+        raise LoadError([_diag("file-not-found", f"{name} does not exist", name, 0, 0,
+                               "create one with `homelab init DIR`, or pass the path of your lab file")])
+    if p.is_dir():
+        candidate = p / "homelab.yaml"
+        if candidate.is_file():
+            return read_text(candidate, str(candidate) if display is None else f"{display}/homelab.yaml")
+        raise LoadError([_diag("file-not-found", f"{name} is a directory without a homelab.yaml", name, 0, 0,
+                               "pass the lab file itself, or run `homelab init` in that directory")])
+    try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise LoadError([_diag("file-too-large", f"{name} is {size} bytes; a lab file is at most {MAX_BYTES}",
+                                   name, 0, 0, "is this the right file? a 1,000-VM lab is about 150 KiB")])
+        raw = p.read_bytes()
+    except PermissionError:
+        raise LoadError([_diag("file-unreadable", f"{name} cannot be read (permission denied)", name, 0, 0,
+                               "check the file's permissions")]) from None
+    except OSError as exc:
+        raise LoadError([_diag("file-unreadable", f"{name} cannot be read: {exc.strerror}", name, 0, 0)]) from None
+    return decode(raw, name), name
+
+
+def decode(raw: bytes, name: str) -> str:
+    if len(raw) > MAX_BYTES:
+        raise LoadError([_diag("file-too-large", f"{name} is {len(raw)} bytes; a lab file is at most {MAX_BYTES}",
+                               name, 0, 0, "is this the right file?")])
+    if b"\x00" in raw:
+        raise LoadError([_diag("file-not-text", f"{name} is a binary file, not YAML", name, 0, 0,
+                               "pass your homelab.yaml")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise LoadError([_diag("file-not-text", f"{name} is not UTF-8 text (bad byte at offset {exc.start})",
+                               name, line, 1, "save the file as UTF-8")]) from None
+    if not text.strip() or all(ln.strip().startswith("#") or not ln.strip() for ln in text.splitlines()):
+        raise LoadError([_diag("file-empty", f"{name} is empty", name, 1, 1,
+                               "start from `homelab init DIR`, which writes a commented example")])
+    return text
+
+
+def parse_yaml(text: str, name: str):
+    """Parse with ruamel.yaml (round-trip, so positions are known). Returns the ruamel tree."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        docs = list(yaml.load_all(text))
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        key = _duplicate_key_name(exc)
+        raise LoadError([_diag("yaml-duplicate-key", f"duplicate key {key}".rstrip(), name,
+                               (mark.line + 1) if mark else 1, (mark.column + 1) if mark else 1,
+                               "each key may appear once in a mapping; merge the two entries")]) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise LoadError([_diag("yaml-syntax", f"YAML syntax error: {problem}", name,
+                               (mark.line + 1) if mark else 1, (mark.column + 1) if mark else 1,
+                               "check indentation, colons and quoting around this place")]) from None
+    except RecursionError:
+        raise LoadError([_diag("yaml-too-deep", "the YAML nests too deeply", name, 1, 1,
+                               f"a lab file nests at most {MAX_DEPTH} levels")]) from None
+    except (YAMLError, ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        # ruamel raises a few non-YAML exceptions on hostile input (e.g. bad tags, huge numbers).
+        raise LoadError([_diag("yaml-syntax", f"YAML error: {type(exc).__name__}: {str(exc)[:200]}", name, 1, 1,
+                               "check the file is plain YAML without custom tags")]) from None
+    if len(docs) != 1:
+        raise LoadError([_diag("yaml-multiple-documents" if docs else "file-empty",
+                               f"expected exactly one YAML document, found {len(docs)}", name, 1, 1,
+                               "remove the extra '---' separators")])
+    return docs[0]
+
+
+def _duplicate_key_name(exc) -> str:
+    problem = getattr(exc, "problem", "") or ""
+    if '"' in problem:
+        return problem[problem.find('"'):problem.rfind('"') + 1]
+    return ""
+
+
+def to_plain(tree, name: str) -> tuple[Any, SourceMap]:
+    """Convert the ruamel tree to plain dict/list/scalars, recording positions; enforce size limits."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    smap = SourceMap(name)
+    budget = [MAX_NODES]
+    problems: list[Diagnostic] = []
+
+    def pos(line, col):
+        return (line + 1, col + 1)
+
+    def walk(node, path, depth):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _Abort(_diag("yaml-alias-bomb",
+                               f"the document expands to more than {MAX_NODES} values (aliases repeated too often)",
+                               name, 1, 1, "remove the anchors/aliases (&x / *x) that repeat large structures"))
+        if depth > MAX_DEPTH:
+            line = getattr(getattr(node, "lc", None), "line", 0) or 0
+            raise _Abort(_diag("yaml-too-deep", f"the YAML nests more than {MAX_DEPTH} levels deep", name,
+                               line + 1, 1, "a lab file is at most a few levels deep"))
+        if isinstance(node, CommentedMap):
+            out = {}
+            for k, v in node.items():
+                if not isinstance(k, (str, int, float, bool)) or isinstance(k, bool):
+                    kl, kc = node.lc.key(k) if _has_lc(node, k) else (node.lc.line, node.lc.col)
+                    problems.append(_diag("wrong-type", f"mapping key {str(k)[:40]!r} is not a plain name", name,
+                                          kl + 1, kc + 1, "keys are plain words like `name:`", path))
+                    continue
+                key = k if isinstance(k, str) else str(k)
+                try:
+                    kp = pos(*node.lc.key(k))
+                    vp = pos(*node.lc.value(k))
+                except (KeyError, TypeError, AttributeError):
+                    kp = vp = pos(node.lc.line, node.lc.col)
+                smap.record(path + (key,), kp, vp)
+                out[key] = walk(v, path + (key,), depth + 1)
+            return out
+        if isinstance(node, CommentedSeq):
+            out = []
+            for i, item in enumerate(node):
+                try:
+                    ip = pos(*node.lc.item(i))
+                except (KeyError, TypeError, AttributeError):
+                    ip = pos(node.lc.line, node.lc.col)
+                smap.record(path + (i,), ip, ip)
+                out.append(walk(item, path + (i,), depth + 1))
+            return out
+        return _scalar(node)
+
+    try:
+        data = walk(tree, (), 0)
+    except _Abort as abort:
+        raise LoadError([abort.diagnostic]) from None
+    except RecursionError:
+        raise LoadError([_diag("yaml-too-deep", "the YAML nests too deeply", name, 1, 1)]) from None
+    if problems:
+        raise LoadError(problems)
+    return data, smap
+
+
+def _has_lc(node, k) -> bool:
+    try:
+        node.lc.key(k)
+        return True
+    except Exception:  # noqa: BLE001 - ruamel positions are best effort
+        return False
+
+
+class _Abort(Exception):
+    def __init__(self, diagnostic):
+        self.diagnostic = diagnostic
+
+
+def _scalar(node):
+    # ruamel's round-trip scalars subclass the plain types; return the plain ones.
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    # dates, timestamps, binary, sets...: keep the textual form so the type check names it.
+    return _Foreign(node)
+
+
+class _Foreign(str):
+    """A YAML value of a type a lab file never has (timestamp, binary...)."""
+
+    def __new__(cls, value):
+        obj = super().__new__(cls, str(value))
+        obj.kind = type(value).__name__
+        return obj
+
+
+def validate(data: Any, smap: SourceMap):
+    """plain data -> Lab, or LoadError listing every schema problem."""
+    from pydantic import ValidationError
+
+    from homelab.spec.models import Lab
+
+    name = smap.file
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "nothing"
+        raise LoadError([_diag("wrong-type", f"the lab file must be a mapping at the top level, found {kind}",
+                               name, 1, 1, "start with `version: 1` and `name: mylab`")])
+    foreign = _find_foreign(data, ())
+    if foreign:
+        raise LoadError([_diag("wrong-type", f"{_dotted(p)}: a {k} value is not allowed here; quote it", name,
+                               *_lc(smap.locate(p)), "put the value in quotes to make it a string", p)
+                         for p, k in foreign])
+    try:
+        return Lab.model_validate(data)
+    except ValidationError as exc:
+        raise LoadError(_translate(exc, smap)) from None
+
+
+def _find_foreign(node, path):
+    found = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            found += _find_foreign(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            found += _find_foreign(v, path + (i,))
+    elif isinstance(node, _Foreign):
+        found.append((path, node.kind))
+    return found
+
+
+def _lc(loc: Location):
+    return loc.line, loc.col
+
+
+def _dotted(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _translate(exc, smap: SourceMap) -> list[Diagnostic]:
+    from homelab.spec.models import Lab
+
+    diags: dict[tuple, Diagnostic] = {}
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        etype = err["type"]
+        where = _dotted(loc)
+        if etype == "missing":
+            parent = loc[:-1]
+            field_name = loc[-1]
+            rule, msg = "missing-key", f"{_dotted(parent)}: missing required key '{field_name}'"
+            hint = _field_hint(Lab, loc) or f"add `{field_name}:`"
+            location = smap.locate(parent, key=True) if parent else Location(smap.file, 1, 1)
+        elif etype == "extra_forbidden":
+            rule = "unknown-key"
+            msg = f"{where}: unknown key '{loc[-1]}'"
+            known = _known_fields(Lab, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+            if close:
+                hint = f"did you mean '{close[0]}'?"
+            elif known:
+                hint = "allowed keys here: " + ", ".join(sorted(known))
+            else:
+                hint = "remove it"
+            location = smap.locate(loc, key=True)
+        else:
+            rule = "wrong-type" if etype.endswith(("_type", "_parsing")) or etype in (
+                "model_type", "model_attributes_type", "dict_type", "list_type", "string_type") else "invalid-value"
+            text = err["msg"]
+            for prefix in ("Value error, ", "Assertion failed, "):
+                if text.startswith(prefix):
+                    text = text[len(prefix):]
+            msg = f"{where}: {text}"
+            hint = _field_hint(Lab, loc)
+            location = smap.locate(loc)
+        diags.setdefault((loc, rule), Diagnostic(rule, Severity.ERROR, msg, location, hint, loc))
+    return list(diags.values())
+
+
+def _model_at(model, loc):
+    """Follow a validation loc through the model classes; returns the model class at loc or None."""
+    import typing
+
+    from pydantic import BaseModel
+
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if current is None:
+            return None
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = current.model_fields
+            info = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
+            if info is None:
+                return None
+            current = info.annotation
+        else:
+            origin = typing.get_origin(current)
+            args = typing.get_args(current)
+            if origin in (list, tuple) and args:
+                current = args[0]
+            elif origin is dict and len(args) == 2:
+                current = args[1]
+            else:
+                return None
+    return _unwrap(current)
+
+
+def _unwrap(tp):
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            arg = _unwrap(arg)
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                return arg
+        non_none = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _unwrap(non_none[0]) if non_none else None
+    return tp
+
+
+def _known_fields(model, loc) -> list[str]:
+    from pydantic import BaseModel
+
+    target = _model_at(model, loc)
+    if isinstance(target, type) and issubclass(target, BaseModel):
+        return [info.alias or name for name, info in target.model_fields.items()]
+    return []
+
+
+def _field_hint(model, loc) -> str | None:
+    from pydantic import BaseModel
+
+    # Walk to the parent model and use the field's description as the hint.
+    parent = _model_at(model, loc[:-1])
+    if isinstance(parent, type) and issubclass(parent, BaseModel):
+        info = parent.model_fields.get(loc[-1]) if loc else None
+        if info is not None and info.description:
+            return info.description
+    return None
+
+
+def load_text(text: str, name: str = "homelab.yaml") -> LabDocument:
+    tree = parse_yaml(text, name)
+    data, smap = to_plain(tree, name)
+    lab = validate(data, smap)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return LabDocument(lab=lab, sourcemap=smap, file=name, digest=digest, data=data)
+
+
+def load_lab(path: str | os.PathLike, display: str | None = None) -> LabDocument:
+    text, name = read_text(path, display)
+    return load_text(text, name)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from homelab.spec.types import Model
+
+Cron = str
+
+
+class VaultBackup(Model):
+    schedule: Cron = Field(default="0 3 * * *", description="cron schedule")
+    retention: int = Field(default=14, ge=1, description="Number of backups kept.")
+    directory: str = Field(default=".homelab/backups/vault")
+
+
+class ElasticBackup(Model):
+    schedule: Cron = "0 2 * * *"
+    retention_days: int = Field(default=30, ge=1)
+
+
+class VeleroSchedule(Model):
+    name: str = Field(pattern=r"^[a-z0-9-]+$")
+    schedule: Cron
+    namespaces: list[str] = Field(default_factory=list, description="Empty = every namespace.")
+    ttl: str = Field(default="720h", pattern=r"^\d+h$")
+
+
+class VeleroBackup(Model):
+    bucket: str | None = None
+    s3_url: str | None = None
+    credentials: str = "backup/velero#access_key,secret_key"
+    schedules: list[VeleroSchedule] = Field(default_factory=list)
+
+
+class ZfsPolicy(Model):
+    dataset: str
+    schedule: Literal["hourly", "daily", "weekly", "monthly"]
+    retention: int = Field(ge=1)
+    recursive: bool = True
+
+
+class DrDrill(Model):
+    schedule: Literal["monthly", "quarterly", "yearly"] = "quarterly"
+    restore_target: Literal["embedded", "scratch"] = "embedded"
+
+
+class Backups(Model):
+    vault: VaultBackup = Field(default_factory=VaultBackup)
+    elasticsearch: ElasticBackup | None = None
+    velero: VeleroBackup | None = None
+    zfs: list[ZfsPolicy] = Field(default_factory=list)
+    offsite: str | None = Field(default=None, description="Secondary storage location for replication.")
+    dr_drill: DrDrill = Field(default_factory=DrDrill)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from homelab.spec.types import Model
+
+
+class GpuNodes(Model):
+    """How GPU nodes are marked so only GPU workloads land there."""
+
+    nodes: list[str] = Field(default_factory=list, description="K3s nodes (VM names) with an NVIDIA GPU.")
+    label: str = Field(default="accelerator=nvidia-tesla-gpu", pattern=r"^[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*$")
+    taint: str = Field(
+        default="nvidia.com/gpu=true:NoSchedule",
+        pattern=r"^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$",
+    )
+
+
+class K3s(Model):
+    """The K3s cluster: HA with embedded etcd, Flannel, MetalLB instead of ServiceLB, Traefik."""
+
+    version: str = Field(default="v1.33.4+k3s1", pattern=r"^v\d+\.\d+\.\d+\+k3s\d+$")
+    servers: list[str] = Field(min_length=1, description="VM names of the control-plane nodes.")
+    agents: list[str] = Field(default_factory=list, description="VM names of the worker nodes.")
+    api_endpoint: str | None = Field(
+        default=None, description="DNS name (or IP) clients use for the API, e.g. cp.lab.example.org."
+    )
+    tls_sans: list[str] = Field(default_factory=list, description="Extra SANs for the API certificate.")
+    cni: Literal["flannel"] = "flannel"
+    flannel_backend: Literal["vxlan", "host-gw", "wireguard-native", "none"] = "vxlan"
+    disable: list[str] = Field(
+        default_factory=lambda: ["servicelb", "traefik"],
+        description="Bundled components to disable on every server (MetalLB and Traefik come from ArgoCD).",
+    )
+    cluster_cidr: str = "10.42.0.0/16"
+    service_cidr: str = "10.43.0.0/16"
+    gpu: GpuNodes = Field(default_factory=GpuNodes)
+    token: str = Field(
+        default="k3s/cluster#token", pattern=r"^[^#\s]+#[^#\s]+$",
+        description="Vault secret 'path#field' holding the cluster join token.",
+    )
+    install_source: str | None = Field(
+        default=None, description="Local path or mirror URL of the k3s binary and images (air-gapped install)."
+    )

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from homelab.spec.models.apps import App
+from homelab.spec.models.backup import Backups
+from homelab.spec.models.elastic import Elasticsearch
+from homelab.spec.models.gitops import Gitops
+from homelab.spec.models.k3s import K3s
+from homelab.spec.models.network import Network
+from homelab.spec.models.pki import Pki
+from homelab.spec.models.platform import Platform
+from homelab.spec.models.proxmox import Proxmox
+from homelab.spec.models.roles import Role
+from homelab.spec.models.storage import Storage
+from homelab.spec.models.vault import Vault
+from homelab.spec.models.vms import ENVIRONMENTS, Vm
+from homelab.spec.types import Model
+
+
+class Clusters(Model):
+    k3s: K3s | None = None
+    elasticsearch: Elasticsearch | None = None
+
+
+DEFAULT_NAMESPACES = ["argocd", "prometheus", "elastic-stack", "llm", "media", "home-automation"]
+
+
+class Lab(Model):
+    """A whole homelab, described in one file (format v1)."""
+
+    version: Literal[1] = Field(description="Lab file format version. Only 1 exists.")
+    name: str = Field(pattern=r"^[a-z0-9-]+$", description="Short name of the lab.")
+    environments: list[str] = Field(default_factory=lambda: list(ENVIRONMENTS))
+    network: Network
+    proxmox: Proxmox
+    roles: dict[str, Role] = Field(default_factory=dict, description="Extra roles or overrides of built-in ones.")
+    vms: list[Vm] = Field(default_factory=list)
+    clusters: Clusters = Field(default_factory=Clusters)
+    vault: Vault = Field(default_factory=Vault)
+    pki: Pki = Field(default_factory=Pki)
+    storage: Storage = Field(default_factory=Storage)
+    gitops: Gitops | None = None
+    platform: Platform = Field(default_factory=Platform)
+    namespaces: list[str] = Field(default_factory=lambda: list(DEFAULT_NAMESPACES))
+    apps: list[App] = Field(default_factory=list)
+    backup: Backups = Field(default_factory=Backups)

@@ -1,0 +1,187 @@
+"""Resolve the lab into concrete VMs: effective resources, allocated IPs and VMIDs, placement.
+
+Pure and deterministic. Allocation walks VMs in name order so reordering the file changes
+nothing. Allocation never fails: what cannot be allocated stays None and a check reports it.
+Pinning addresses in the file (what `homelab vm add` does) keeps them stable for ever.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from homelab.spec.models import Lab
+from homelab.spec.models.roles import Role, builtin_roles
+from homelab.spec.types import GIB, MIB, parse_range
+
+
+@dataclass(frozen=True)
+class ResolvedVm:
+    name: str
+    index: int  # position in lab.vms (for locations)
+    role: str
+    env: str
+    node: str | None
+    ip: str | None
+    vmid: int | None
+    cores: int
+    memory: int  # bytes
+    disk: int  # bytes
+    storage: str
+    tags: tuple[str, ...]
+    gpu: object | None
+    fqdn: str
+    ip_allocated: bool = False
+    vmid_allocated: bool = False
+    node_placed: bool = False
+    description: str = ""
+
+    @property
+    def memory_mib(self) -> int:
+        return self.memory // MIB
+
+    @property
+    def disk_gib(self) -> int:
+        return max(1, -(-self.disk // GIB))
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass
+class Inventory:
+    vms: list[ResolvedVm] = field(default_factory=list)
+    roles: dict[str, Role] = field(default_factory=dict)
+
+    @property
+    def by_name(self) -> dict[str, ResolvedVm]:
+        return {vm.name: vm for vm in self.vms}
+
+    def env(self, env: str) -> list[ResolvedVm]:
+        return [vm for vm in self.vms if vm.env == env]
+
+
+def effective_roles(lab: Lab) -> dict[str, Role]:
+    roles = builtin_roles()
+    roles.update(lab.roles)
+    return roles
+
+
+def spread_group(lab: Lab, name: str) -> str | None:
+    """VMs in the same group should sit on different Proxmox nodes (HA)."""
+    k3s, es = lab.clusters.k3s, lab.clusters.elasticsearch
+    if k3s and name in k3s.servers:
+        return "k3s-servers"
+    if es and name in es.master_nodes:
+        return "es-masters"
+    if es and name in es.data_nodes:
+        return "es-data"
+    if k3s and name in k3s.agents:
+        return "k3s-agents"
+    return None
+
+
+def reserved_addresses(lab: Lab) -> set[str]:
+    net = ipaddress.IPv4Network(lab.network.cidr)
+    reserved = {str(net.network_address), str(net.broadcast_address), lab.network.gateway, *lab.network.dns}
+    return reserved
+
+
+def _pool_candidates(lab: Lab):
+    net = ipaddress.IPv4Network(lab.network.cidr)
+    if lab.network.pools.vms:
+        lo, hi = parse_range(lab.network.pools.vms)
+    else:
+        lo, hi = net.network_address + 1, net.broadcast_address - 1
+    metallb = parse_range(lab.network.pools.metallb) if lab.network.pools.metallb else None
+    addr = lo
+    while addr <= hi:
+        if addr in net and not (metallb and metallb[0] <= addr <= metallb[1]):
+            yield str(addr)
+        addr += 1
+
+
+def resolve(lab: Lab) -> Inventory:
+    roles = effective_roles(lab)
+    default_role = Role(cores=2, memory="2GiB", disk="32GiB")
+
+    # --- addresses: pinned first, then allocate in name order
+    taken_ips = reserved_addresses(lab) | {vm.ip for vm in lab.vms if vm.ip}
+    ips: dict[str, tuple[str | None, bool]] = {}
+    candidates = None
+    for vm in sorted(lab.vms, key=lambda v: v.name):
+        if vm.ip:
+            ips.setdefault(vm.name, (vm.ip, False))
+            continue
+        if candidates is None:
+            candidates = (ip for ip in _pool_candidates(lab) if ip not in taken_ips)
+        ip = next(candidates, None)
+        if ip:
+            taken_ips.add(ip)
+        ips.setdefault(vm.name, (ip, True))
+
+    # --- VMIDs
+    lo, hi = lab.proxmox.vmid_range
+    taken_ids = {vm.vmid for vm in lab.vms if vm.vmid is not None}
+    vmids: dict[str, tuple[int | None, bool]] = {}
+    next_id = lo
+    for vm in sorted(lab.vms, key=lambda v: v.name):
+        if vm.vmid is not None:
+            vmids.setdefault(vm.name, (vm.vmid, False))
+            continue
+        while next_id in taken_ids and next_id <= hi:
+            next_id += 1
+        if next_id <= hi:
+            taken_ids.add(next_id)
+            vmids.setdefault(vm.name, (next_id, True))
+            next_id += 1
+        else:
+            vmids.setdefault(vm.name, (None, True))
+
+    # --- resources
+    def resources(vm):
+        role = roles.get(vm.role, default_role)
+        return (vm.cores or role.cores, vm.memory or role.memory, vm.disk or role.disk)
+
+    # --- placement: pinned first; then name order, spreading HA groups, then least memory committed
+    node_names = sorted(n.name for n in lab.proxmox.nodes)
+    capacity = {n.name: n.memory for n in lab.proxmox.nodes}
+    committed = dict.fromkeys(node_names, 0)
+    group_nodes: dict[str, dict[str, int]] = {}
+    placement: dict[str, tuple[str | None, bool]] = {}
+    for vm in lab.vms:
+        if vm.node:
+            placement.setdefault(vm.name, (vm.node, False))
+            if vm.node in committed:
+                committed[vm.node] += resources(vm)[1]
+                group = spread_group(lab, vm.name)
+                if group:
+                    counts = group_nodes.setdefault(group, {})
+                    counts[vm.node] = counts.get(vm.node, 0) + 1
+    for vm in sorted(lab.vms, key=lambda v: v.name):
+        if vm.node or vm.name in placement or not node_names:
+            continue
+        group = spread_group(lab, vm.name)
+        counts = group_nodes.setdefault(group, {}) if group else {}
+        mem = resources(vm)[1]
+        best = min(node_names, key=lambda n: (counts.get(n, 0), (committed[n] + mem) / max(capacity[n], 1), n))
+        committed[best] += mem
+        if group:
+            counts[best] = counts.get(best, 0) + 1
+        placement[vm.name] = (best, True)
+
+    inv = Inventory(roles=roles)
+    for index, vm in enumerate(lab.vms):
+        cores, memory, disk = resources(vm)
+        ip, ip_alloc = ips.get(vm.name, (vm.ip, False))
+        vmid, id_alloc = vmids.get(vm.name, (vm.vmid, False))
+        node, placed = placement.get(vm.name, (vm.node, False))
+        inv.vms.append(ResolvedVm(
+            name=vm.name, index=index, role=vm.role, env=vm.env, node=node, ip=ip, vmid=vmid,
+            cores=cores, memory=memory, disk=disk, storage=vm.storage or lab.proxmox.storage,
+            tags=tuple(sorted(set(vm.tags) | {vm.role, vm.env})), gpu=vm.gpu,
+            fqdn=f"{vm.name}.{lab.network.domain}", ip_allocated=ip_alloc, vmid_allocated=id_alloc,
+            node_placed=placed, description=vm.description,
+        ))
+    return inv

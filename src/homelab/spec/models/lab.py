@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from homelab.spec.models.access import Access
 from homelab.spec.models.apps import App
 from homelab.spec.models.backup import Backups
 from homelab.spec.models.elastic import Elasticsearch
@@ -47,3 +48,4 @@ class Lab(Model):
     namespaces: list[str] = Field(default_factory=lambda: list(DEFAULT_NAMESPACES))
     apps: list[App] = Field(default_factory=list)
     backup: Backups = Field(default_factory=Backups)
+    access: Access = Field(default_factory=Access)

@@ -1,0 +1,228 @@
+"""The ansible engine: runs the rendered playbooks through ansible-runner.
+
+Events are streamed to the progress callback as they happen; a failure is reported with the
+failing host and task (and the module's message, redacted). Secrets never pass through argv or
+files written by us: ansible-runner gets `suppress_env_files=True`, and the playbooks read secrets
+from Vault themselves (hashi_vault lookups) with the credentials in environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from homelab.engines.base import ApplyResult, Change, EngineContext, EngineStatus
+from homelab.errors import EngineError
+
+# Which playbook configures which kind of resource (addresses are "<kind>.<name>").
+PLAYBOOKS = {
+    "host": "playbooks/baseline.yml",
+    "k3s_server": "playbooks/k3s.yml",
+    "k3s_agent": "playbooks/k3s.yml",
+    "es_node": "playbooks/elasticsearch.yml",
+    "kibana": "playbooks/kibana.yml",
+    "fleet_server": "playbooks/fleet.yml",
+    "vault_server": "playbooks/vault.yml",
+}
+ORDER = ["host", "vault_server", "k3s_server", "k3s_agent", "es_node", "kibana", "fleet_server"]
+
+
+@dataclass
+class TaskFailure:
+    host: str
+    task: str
+    message: str
+    unreachable: bool = False
+
+    def __str__(self) -> str:
+        kind = "unreachable" if self.unreachable else "failed"
+        return f"{self.host}: {kind} at task '{self.task}': {self.message}"
+
+
+@dataclass
+class PlaybookResult:
+    playbook: str
+    status: str  # successful | failed | timeout | canceled
+    rc: int
+    changed: dict[str, int] = field(default_factory=dict)
+    ok: dict[str, int] = field(default_factory=dict)
+    failures: list[TaskFailure] = field(default_factory=list)
+    tail: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "successful" and self.rc == 0
+
+    @property
+    def total_changed(self) -> int:
+        return sum(self.changed.values())
+
+
+def _message(res: dict) -> str:
+    for key in ("msg", "stderr", "module_stderr", "stdout"):
+        value = res.get(key)
+        if value:
+            return str(value).strip().splitlines()[-1][:300] if isinstance(value, str) else str(value)[:300]
+    return "failed"
+
+
+def run_playbook(
+    project_dir: Path,
+    playbook: str,
+    *,
+    inventory: Path | None = None,
+    limit: str | None = None,
+    extravars: dict | None = None,
+    envvars: dict | None = None,
+    private_key: str | None = None,
+    progress=None,
+    redactor=None,
+    timeout: int | None = None,
+    artifacts_dir: Path | None = None,
+    check: bool = False,
+) -> PlaybookResult:
+    """Run one playbook of the rendered `ansible/` directory and summarise it."""
+    try:
+        import ansible_runner
+    except ImportError as exc:  # pragma: no cover - a dependency of the package
+        raise EngineError("ansible-runner is not installed", "pip install ansible-runner ansible-core") from exc
+    if shutil.which("ansible-playbook") is None and not (Path(os.sys.executable).parent / "ansible-playbook").exists():
+        raise EngineError("ansible-playbook is not installed", "pip install ansible-core")
+
+    redact = redactor or (lambda text: text)
+    say = progress or (lambda message: None)
+    project_dir = Path(project_dir).resolve()
+    private_data_dir = Path(tempfile.mkdtemp(prefix="homelab-ansible-", dir=artifacts_dir))
+    env = {
+        "ANSIBLE_CONFIG": str(project_dir / "ansible.cfg"),
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        # One SSH control-master directory per run: a connection opened with another key (or by
+        # another run) is never reused.
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(private_data_dir / "cp"),
+    }
+    if private_key:
+        env["ANSIBLE_PRIVATE_KEY_FILE"] = str(private_key)
+    env.update(envvars or {})
+    bindir = str(Path(os.sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+    failures: list[TaskFailure] = []
+    lines: list[str] = []
+
+    def on_event(event: dict) -> bool:
+        data = event.get("event_data", {})
+        kind = event.get("event")
+        host = data.get("host", "")
+        task = data.get("task", "")
+        if kind == "playbook_on_task_start":
+            say(f"[{Path(playbook).stem}] {task}")
+        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+            failures.append(TaskFailure(host, task, redact(_message(data.get("res", {})))))
+        elif kind == "runner_on_unreachable":
+            failures.append(TaskFailure(host, task, redact(_message(data.get("res", {}))), unreachable=True))
+        stdout = event.get("stdout")
+        if stdout:
+            lines.extend(redact(stdout).splitlines())
+            del lines[:-60]
+        return True
+
+    cmdline = "--check --diff" if check else None
+    kwargs = dict(
+        private_data_dir=str(private_data_dir),
+        project_dir=str(project_dir),
+        playbook=playbook,
+        inventory=str(inventory or project_dir / "inventory.yml"),
+        envvars=env,
+        extravars=extravars or {},
+        limit=limit,
+        quiet=True,
+        suppress_env_files=True,
+        event_handler=on_event,
+        timeout=timeout,
+    )
+    if cmdline:
+        kwargs["cmdline"] = cmdline
+    try:
+        runner = ansible_runner.run(**kwargs)
+        stats = runner.stats or {}
+        result = PlaybookResult(
+            playbook=playbook, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
+            changed=dict(stats.get("changed", {})), ok=dict(stats.get("ok", {})),
+            failures=failures, tail="\n".join(lines[-30:]),
+        )
+    finally:
+        shutil.rmtree(private_data_dir, ignore_errors=True)
+    return result
+
+
+def playbook_for(address: str) -> str | None:
+    return PLAYBOOKS.get(address.split(".", 1)[0])
+
+
+class AnsibleEngine:
+    """Configures hosts and clusters by running the rendered playbooks."""
+
+    name = "ansible"
+
+    def __init__(self, runner=run_playbook, connect_timeout: float = 3.0):
+        self._run = runner
+        self._connect_timeout = connect_timeout
+
+    def status(self, ctx: EngineContext) -> EngineStatus:
+        access = ctx.doc.lab.access
+        if not access.ssh:
+            return EngineStatus(False, False, "access.ssh is false: homelab does not SSH to the VMs until you allow it")
+        if not (Path(ctx.workdir) / "ansible" / "site.yml").exists():
+            return EngineStatus(True, False, "the rendered ansible/ directory is missing; run `homelab render`")
+        unreachable = []
+        for vm in ctx.doc.inventory.vms:
+            if not vm.ip:
+                continue
+            try:
+                with socket.create_connection((vm.ip, access.ssh_port), timeout=self._connect_timeout):
+                    pass
+            except OSError:
+                unreachable.append(vm.name)
+        if unreachable:
+            return EngineStatus(True, False, f"SSH not reachable on {len(unreachable)} host(s): "
+                                             f"{', '.join(sorted(unreachable)[:5])}")
+        return EngineStatus(True, True, "all hosts answer on SSH")
+
+    def read_facts(self, ctx: EngineContext, addresses: list[str]) -> dict[str, dict]:
+        # Host facts would need a full Ansible run; the plan uses state for this layer.
+        return {}
+
+    def apply(self, ctx: EngineContext, changes: list[Change]) -> list[ApplyResult]:
+        by_playbook: dict[str, list[Change]] = {}
+        for change in changes:
+            if change.action == "no-op":
+                continue
+            playbook = playbook_for(change.address)
+            if playbook is None:
+                raise EngineError(f"no playbook configures {change.address}")
+            by_playbook.setdefault(playbook, []).append(change)
+        order = {PLAYBOOKS[k]: i for i, k in reversed(list(enumerate(ORDER)))}
+        results: list[ApplyResult] = []
+        access = ctx.doc.lab.access
+        for playbook in sorted(by_playbook, key=lambda p: (order.get(p, 99), p)):
+            group = by_playbook[playbook]
+            hosts = sorted({c.address.split(".", 1)[1] for c in group})
+            result = self._run(
+                Path(ctx.workdir) / "ansible", playbook, limit=",".join(hosts),
+                private_key=access.ssh_private_key, progress=ctx.progress, redactor=ctx.redactor,
+                artifacts_dir=None,
+            )
+            if not result.succeeded:
+                detail = "; ".join(str(f) for f in result.failures[:5]) or f"{playbook} ended {result.status}"
+                raise EngineError(f"ansible: {detail}", "fix the cause and run `homelab apply` again to resume",
+                                  output_tail=result.tail)
+            for change in group:
+                results.append(ApplyResult(change.address, True, f"{playbook}: ok", attrs=dict(change.after or {})))
+        return results

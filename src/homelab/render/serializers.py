@@ -20,6 +20,14 @@ def _represent_str(representer, value: str):
     return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+class LiteralStr(str):
+    """A multi-line string dumped as a YAML literal block (`|`), e.g. an embedded script or config file."""
+
+
+def _represent_literal(representer, value: LiteralStr):
+    return representer.represent_scalar("tag:yaml.org,2002:str", str(value), style="|")
+
+
 def _yaml():
     from ruamel.yaml import YAML
 
@@ -29,6 +37,7 @@ def _yaml():
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.sort_base_mapping_type_on_output = False
     yaml.representer.add_representer(str, _represent_str)
+    yaml.representer.add_representer(LiteralStr, _represent_literal)
     return yaml
 
 

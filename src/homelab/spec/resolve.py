@@ -89,16 +89,22 @@ def reserved_addresses(lab: Lab) -> set[str]:
 
 
 def _pool_candidates(lab: Lab):
+    # Integer arithmetic, clamped to the network's host addresses, skipping the MetalLB range in one
+    # step: a pool outside the network (reported by a check) must not make this loop run for ever.
     net = ipaddress.IPv4Network(lab.network.cidr)
+    first, last = int(net.network_address) + 1, int(net.broadcast_address) - 1
     if lab.network.pools.vms:
-        lo, hi = parse_range(lab.network.pools.vms)
+        lo, hi = (int(a) for a in parse_range(lab.network.pools.vms))
+        lo, hi = max(lo, first), min(hi, last)
     else:
-        lo, hi = net.network_address + 1, net.broadcast_address - 1
-    metallb = parse_range(lab.network.pools.metallb) if lab.network.pools.metallb else None
+        lo, hi = first, last
+    metallb = tuple(int(a) for a in parse_range(lab.network.pools.metallb)) if lab.network.pools.metallb else None
     addr = lo
     while addr <= hi:
-        if addr in net and not (metallb and metallb[0] <= addr <= metallb[1]):
-            yield str(addr)
+        if metallb and metallb[0] <= addr <= metallb[1]:
+            addr = metallb[1] + 1
+            continue
+        yield str(ipaddress.IPv4Address(addr))
         addr += 1
 
 

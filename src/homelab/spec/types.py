@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic import BaseModel as _PydanticBase
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(i?)(B?)\s*$", re.IGNORECASE)
@@ -47,7 +47,11 @@ def format_size(n: int) -> str:
     return f"{n}B"
 
 
-ByteSize = Annotated[int, BeforeValidator(parse_size), PlainSerializer(format_size, return_type=str)]
+# In the lab file a size is a string with a unit ("8GiB"); the JSON Schema says so, for editors.
+_SIZE_SCHEMA = {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[KMGTPkmgtp]?[iI]?[bB]?\s*$",
+                "examples": ["8GiB", "512MiB", "1TiB"]}
+ByteSize = Annotated[int, BeforeValidator(parse_size), PlainSerializer(format_size, return_type=str),
+                     WithJsonSchema(_SIZE_SCHEMA, mode="validation")]
 
 
 def _cidr(value: Any) -> str:

@@ -1,0 +1,403 @@
+"""The terraform engine against the REAL `terraform` binary, offline.
+
+The Proxmox provider cannot be downloaded here, so the environment directories are built from the
+built-in `terraform_data` resource (no download). They exercise what the engine does with the
+rendered `tf/<env>/` roots: init -> plan -out -> show -json -> apply -> plan again (no-op) -> edit
+-> update / replace, and prove that credentials reach Terraform through the environment only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from homelab.engines._process import ProcessRunner
+from homelab.engines.base import Change, EngineContext
+from homelab.engines.terraform import (
+    TERRAFORM_VAULT_PASSWORD,
+    TerraformEngine,
+    map_resource_changes,
+    proxmox_vm_facts,
+    vm_name_of,
+)
+from homelab.errors import EngineError
+from homelab.secrets import MASK, Redactor, Secret
+
+TOKEN = "pve-token-SECRET-7d1f0c2a9b"  # sensitive: lands in tfstate (documented), nowhere else of ours
+PASSWORD = "vault-pw-EPHEMERAL-41e9c8"  # ephemeral: must be in no file at all
+
+if shutil.which("terraform") is None and shutil.which("tofu") is None:
+    if os.environ.get("CI") == "true":
+        pytest.fail("terraform (or tofu) must be on PATH in CI for the terraform engine tests", pytrace=False)
+    pytest.skip("terraform is not on PATH (CI fails here instead of skipping)", allow_module_level=True)
+
+MAIN_TF = """\
+variable "proxmox_api_token_secret" {
+  type      = string
+  sensitive = true
+}
+
+variable "vault_password" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+resource "terraform_data" "kube01" {
+  input            = { cores = CORES, memory = 2048 }
+  triggers_replace = ["DISK"]
+
+  provisioner "local-exec" {
+    command     = "printf %s \\"$PW\\" | wc -c > pwlen.txt"
+    environment = { PW = var.vault_password }
+  }
+}
+
+resource "terraform_data" "kube02" {
+  input = { cores = 2, token = var.proxmox_api_token_secret }
+}
+
+# a careless output that leaks the token into terraform's own output: our copies must be redacted
+output "leak" {
+  value = nonsensitive(var.proxmox_api_token_secret)
+}
+"""
+
+
+def write_env(root: Path, cores: int = 2, disk: str = "100G") -> Path:
+    env = root / "tf" / "kubernetes"
+    env.mkdir(parents=True, exist_ok=True)
+    (env / "main.tf").write_text(MAIN_TF.replace("CORES", str(cores)).replace("DISK", disk))
+    return env
+
+
+class SpyRunner(ProcessRunner):
+    """The real runner; keeps a copy of each plan file as `apply` is about to consume it."""
+
+    def __init__(self, keep: Path, **kw):
+        super().__init__(**kw)
+        self.keep = keep
+        self.kept: list[Path] = []
+
+    def run(self, argv, **kw):
+        if len(argv) > 1 and argv[1] == "apply":
+            src = Path(argv[-1])
+            dst = self.keep / f"plan{len(self.kept)}.zip"
+            shutil.copy(src, dst)
+            self.kept.append(dst)
+        return super().run(argv, **kw)
+
+
+@pytest.fixture
+def lab_doc(reference_doc):
+    lab = reference_doc.lab
+    proxmox = lab.proxmox.model_copy(update={"endpoint": "https://127.0.0.1:8006/api2/json"})
+    return dataclasses.replace(reference_doc, lab=lab.model_copy(update={"proxmox": proxmox}))
+
+
+@pytest.fixture
+def setup(tmp_path, lab_doc):
+    work = tmp_path / "repo"
+    write_env(work)
+    reads: list[tuple[str, str]] = []
+    values = {
+        ("infra/proxmox", "api_token_secret"): TOKEN,
+        ("infra/proxmox", "api_token_id"): "terraform@pve!homelab",
+        TERRAFORM_VAULT_PASSWORD: PASSWORD,
+    }
+
+    def read_secret(path, field):
+        reads.append((path, field))
+        return Secret(values[(path, field)])
+
+    progress: list[str] = []
+    ctx = EngineContext(doc=lab_doc, workdir=work, state_dir=tmp_path / ".homelab", read_secret=read_secret,
+                        progress=progress.append, redactor=Redactor())
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    runner = SpyRunner(kept)
+    engine = TerraformEngine(runner=runner, env={"TF_PLUGIN_CACHE_DIR": str(tmp_path / "plugin-cache")})
+    (tmp_path / "plugin-cache").mkdir()
+    return engine, ctx, runner, reads, progress
+
+
+def by_address(changes):
+    return {c.address: c for c in changes}
+
+
+def files_containing(root: Path, needle: str) -> list[str]:
+    hits = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.is_symlink() and needle.encode() in p.read_bytes():
+            hits.append(str(p.relative_to(root)))
+    return hits
+
+
+def test_full_cycle_with_credentials_through_the_environment_only(setup, tmp_path):
+    engine, ctx, runner, reads, progress = setup
+    env_dir = ctx.workdir / "tf" / "kubernetes"
+
+    # --- status: configured (endpoint set), reachable (binary + init)
+    status = engine.status(ctx)
+    assert (status.configured, status.reachable) == (True, True), status.reason
+    assert [(inv.argv[1:], inv.rc) for inv in runner.history] == [(("init", "-input=false", "-no-color"), 0)]
+
+    # --- plan: both VMs created, mapped to our addresses
+    changes = engine.plan_changes(ctx)
+    assert [(c.address, c.action) for c in changes] == [("proxmox_vm.kube01", "create"),
+                                                       ("proxmox_vm.kube02", "create")]
+    assert "terraform will create terraform_data.kube01 (tf/kubernetes)" == changes[0].reason
+    # a sensitive attribute never reaches our Change data
+    kube02_after = changes[1].after["terraform"]["terraform_data.kube02"]
+    assert kube02_after["input"] == {"cores": 2} and TOKEN not in repr(changes)
+    # only the declared secret variables were read (token_id is not declared in this root)
+    assert sorted(set(reads)) == sorted({("infra/proxmox", "api_token_secret"), TERRAFORM_VAULT_PASSWORD})
+
+    # --- apply
+    results = engine.apply(ctx, changes)
+    assert [(r.address, r.ok) for r in results] == [("proxmox_vm.kube01", True), ("proxmox_vm.kube02", True)]
+    assert results[0].message == "terraform created proxmox_vm.kube01"
+    assert results[0].attrs["env"] == "kubernetes"
+    assert results[0].attrs["terraform"]["terraform_data.kube01"]["input"] == {"cores": 2, "memory": 2048}
+    assert "token" not in results[1].attrs["terraform"]["terraform_data.kube02"]["input"]
+    # the ephemeral password really reached terraform (its provisioner measured it) ...
+    assert (env_dir / "pwlen.txt").read_text().strip() == str(len(PASSWORD))
+
+    # --- plan again: nothing to do, every resource a no-op with its reason
+    again = engine.plan_changes(ctx)
+    assert [(c.address, c.action) for c in again] == [("proxmox_vm.kube01", "no-op"),
+                                                     ("proxmox_vm.kube02", "no-op")]
+    assert again[0].reason == "terraform: terraform_data.kube01 is up to date (tf/kubernetes)"
+    plans = [inv for inv in runner.history if inv.argv[1] == "plan"]
+    assert plans[-1].rc == 0 and plans[0].rc == 2  # -detailed-exitcode: 2 changes, 0 none
+
+    # --- the secrets: argv never, env overlay only for plan/apply
+    for inv in runner.history:
+        assert all(TOKEN not in a and PASSWORD not in a for a in inv.argv), inv.argv
+        if inv.argv[1] in ("plan", "apply"):
+            assert {"TF_VAR_proxmox_api_token_secret", "TF_VAR_vault_password"} <= set(inv.env_keys)
+            assert "TF_IN_AUTOMATION" in inv.env_keys
+        else:  # init / show never get a secret
+            assert not [k for k in inv.env_keys if k.startswith("TF_VAR_")], inv
+    # the plan file lived outside the repository and is gone
+    outs = [a.split("=", 1)[1] for inv in plans for a in inv.argv if a.startswith("-out=")]
+    assert outs and all(not Path(o).exists() and env_dir not in Path(o).parents for o in outs)
+    # files: the token only in terraform's own state (git-ignored), the ephemeral password nowhere
+    assert files_containing(ctx.workdir, TOKEN) == ["tf/kubernetes/terraform.tfstate"]
+    assert files_containing(ctx.workdir, PASSWORD) == []
+    # the plan file as apply consumed it: terraform stores a sensitive variable inside it (why we
+    # keep it outside the repo and delete it), but an ephemeral one is not there
+    kept = runner.kept[0]
+    with zipfile.ZipFile(kept) as z:
+        blob = b"".join(z.read(n) for n in z.namelist())
+    assert PASSWORD.encode() not in blob
+    assert TOKEN.encode() in blob
+    # our output: the leaked token was printed by terraform and redacted in everything we kept/showed
+    shown = "\n".join(progress) + "".join(r.output_tail for r in results)
+    shown += "".join(repr(inv) for inv in runner.history)
+    assert TOKEN not in shown and PASSWORD not in shown
+    assert f'leak = "{MASK}"' in "\n".join(progress)
+
+    # --- facts from state
+    facts = engine.read_facts(ctx, ["proxmox_vm.kube01", "proxmox_vm.kube02", "proxmox_vm.es01"])
+    assert sorted(facts) == ["proxmox_vm.kube01", "proxmox_vm.kube02"]
+    assert facts["proxmox_vm.kube02"]["terraform"]["terraform_data.kube02"]["input"] == {"cores": 2}
+    assert TOKEN not in repr(facts)
+
+    # --- an input changes (re-render): update in place, with the attribute named
+    write_env(ctx.workdir, cores=4)
+    changed = by_address(engine.plan_changes(ctx))
+    assert changed["proxmox_vm.kube01"].action == "update"
+    assert changed["proxmox_vm.kube01"].reason == (
+        "terraform will update terraform_data.kube01 in place: input, output (tf/kubernetes)")
+    assert changed["proxmox_vm.kube02"].action == "no-op"
+    assert engine.apply(ctx, [changed["proxmox_vm.kube01"]])[0].message == "terraform updated proxmox_vm.kube01"
+    assert engine.read_facts(ctx, ["proxmox_vm.kube01"])["proxmox_vm.kube01"]["terraform"][
+        "terraform_data.kube01"]["input"]["cores"] == 4
+
+    # --- a replace-forcing attribute changes: replace, with the forcing path
+    write_env(ctx.workdir, cores=4, disk="200G")
+    replaced = by_address(engine.plan_changes(ctx))["proxmox_vm.kube01"]
+    assert replaced.action == "replace"
+    assert replaced.reason == ("terraform must replace terraform_data.kube01: triggers_replace forces "
+                               "replacement (tf/kubernetes)")
+    assert engine.apply(ctx, [replaced])[0].message == "terraform replaced proxmox_vm.kube01"
+    assert files_containing(ctx.workdir, PASSWORD) == []
+
+
+def test_apply_limits_itself_to_the_changes_it_was_handed(setup):
+    engine, ctx, runner, _, _ = setup
+    only_one = [Change("proxmox_vm.kube01", "create", "new VM")]
+    results = engine.apply(ctx, only_one)
+    assert [(r.address, r.ok) for r in results] == [("proxmox_vm.kube01", True)]
+    assert results[0].message == ("terraform created proxmox_vm.kube01 (terraform has other pending changes in "
+                                  "tf/kubernetes, not applied: proxmox_vm.kube02)")
+    targeted = [inv for inv in runner.history if inv.argv[1] == "plan" and "-target=terraform_data.kube01" in inv.argv]
+    assert len(targeted) == 1
+    facts = engine.read_facts(ctx, ["proxmox_vm.kube01", "proxmox_vm.kube02"])
+    assert sorted(facts) == ["proxmox_vm.kube01"]  # kube02 was not created
+
+
+def test_failure_raises_engine_error_with_redacted_tail(setup):
+    engine, ctx, _, _, _ = setup
+    env_dir = ctx.workdir / "tf" / "kubernetes"
+    # a precondition whose message carries the secret: terraform prints it, we must not
+    (env_dir / "fail.tf").write_text(
+        'resource "terraform_data" "kube03" {\n'
+        '  lifecycle {\n'
+        '    precondition {\n'
+        '      condition     = length(var.proxmox_api_token_secret) < 3\n'
+        '      error_message = "token ${nonsensitive(var.proxmox_api_token_secret)} rejected"\n'
+        '    }\n'
+        '  }\n'
+        '}\n')
+    changes = [Change(f"proxmox_vm.kube0{i}", "create", "new VM") for i in (1, 2, 3)]
+    with pytest.raises(EngineError) as info:
+        engine.apply(ctx, changes)
+    err = info.value
+    assert err.message.startswith("terraform plan failed in tf/kubernetes (exit 1)")
+    assert "Resource precondition failed" in err.output_tail or "precondition" in err.output_tail.lower()
+    assert f"token {MASK} rejected" in err.output_tail
+    assert TOKEN not in err.output_tail and TOKEN not in err.message
+    assert err.exit_code == 3
+
+
+def test_missing_secret_source_is_a_clear_error(setup):
+    engine, ctx, _, _, _ = setup
+    ctx = dataclasses.replace(ctx, read_secret=None)
+    with pytest.raises(EngineError, match=r"needs the secret infra/proxmox#api_token_secret .*Vault is not available"):
+        engine.plan_changes(ctx)
+
+
+def test_status_not_configured_and_binary_missing(setup, reference_doc, tmp_path, monkeypatch):
+    engine, ctx, _, _, _ = setup
+    unconfigured = dataclasses.replace(ctx, doc=reference_doc)
+    status = TerraformEngine().status(unconfigured)
+    assert (status.configured, status.reachable, status.reason) == (False, False, "proxmox.endpoint is not set")
+
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    status = TerraformEngine().status(ctx)
+    assert (status.configured, status.reachable) == (True, False)
+    assert status.reason == "neither `terraform` nor `tofu` is on PATH"
+    with pytest.raises(EngineError) as info:
+        TerraformEngine().binary()
+    assert "opentofu" in info.value.hint.lower()
+
+
+def test_no_rendered_environments(setup, tmp_path):
+    engine, ctx, _, _, _ = setup
+    ctx = dataclasses.replace(ctx, workdir=tmp_path / "nothing")
+    status = engine.status(ctx)
+    assert status.reachable is False and "run `homelab render`" in status.reason
+
+
+def test_mapping_of_every_action_and_module_addresses():
+    show = {"resource_changes": [
+        {"address": 'module.vm["kube01"].proxmox_vm_qemu.this', "module_address": 'module.vm["kube01"]',
+         "type": "proxmox_vm_qemu", "name": "this", "change": {"actions": ["delete", "create"],
+                                                              "before": {"name": "kube01"}, "after": {"name": "kube01"},
+                                                              "replace_paths": [["disks", 0]]}},
+        {"address": "module.es01.proxmox_vm_qemu.this", "module_address": "module.es01",
+         "type": "proxmox_vm_qemu", "name": "this",
+         "change": {"actions": ["create", "delete"], "before": {}, "after": {}},
+         "action_reason": "replace_because_tainted"},
+        {"address": "proxmox_vm_qemu.vm[\"plex\"]", "index": "plex", "type": "proxmox_vm_qemu", "name": "vm",
+         "change": {"actions": ["delete"], "before": {"name": "plex"}, "after": None},
+         "action_reason": "delete_because_each_key"},
+        {"address": "proxmox_vm_qemu.other", "type": "proxmox_vm_qemu", "name": "other",
+         "change": {"actions": ["update"], "before": {"name": "vault", "memory": 2048},
+                    "after": {"name": "vault", "memory": 4096}, "after_unknown": {}}},
+        {"address": "data.vault_kv_secret_v2.proxmox", "mode": "data", "type": "vault_kv_secret_v2",
+         "name": "proxmox", "change": {"actions": ["read"], "before": None, "after": {}}},
+    ]}
+    got = by_address(map_resource_changes(show, "lab", ["kube01", "es01", "plex", "vault"]))
+    assert got["proxmox_vm.kube01"].action == "replace"
+    assert "disks.0 forces replacement" in got["proxmox_vm.kube01"].reason
+    assert got["proxmox_vm.es01"].action == "replace" and "it is tainted" in got["proxmox_vm.es01"].reason
+    assert got["proxmox_vm.plex"].action == "delete" and "for_each key is gone" in got["proxmox_vm.plex"].reason
+    assert got["proxmox_vm.vault"].action == "update" and "in place: memory" in got["proxmox_vm.vault"].reason
+    data = got["tf_resource.lab/data.vault_kv_secret_v2.proxmox"]
+    assert data.action == "no-op" and "reads data source" in data.reason
+    with pytest.raises(EngineError, match="does not know"):
+        map_resource_changes({"resource_changes": [{"address": "x.y", "change": {"actions": ["explode"]}}]},
+                             "lab", [])
+
+
+def test_proxmox_vm_facts_use_the_planners_vocabulary():
+    # shape of a telmate/proxmox 3.x proxmox_vm_qemu in `terraform show -json` state (nested blocks are lists)
+    values = {
+        "name": "kube01", "target_node": "pve1", "vmid": 171, "memory": 2048, "clone": "ubuntu-2504-cloudinit",
+        "cpu": [{"cores": 2, "sockets": 1, "type": "host"}],
+        "disks": [{"ide": [{"ide2": [{"cloudinit": [{"storage": "local-lvm"}]}]}],
+                   "scsi": [{"scsi0": [{"disk": [{"size": "100G", "storage": "local-lvm"}]}]}]}],
+        "network": [{"id": 0, "model": "virtio", "bridge": "vmbr0", "tag": 0}],
+        "ipconfig0": "ip=192.168.10.71/24,gw=192.168.10.1",
+    }
+    assert proxmox_vm_facts(values) == {
+        "node": "pve1", "vmid": 171, "cores": 2, "memory_mib": 2048, "template": "ubuntu-2504-cloudinit",
+        "disk_gib": 100, "storage": "local-lvm", "bridge": "vmbr0", "vlan": None,
+        "ip": "192.168.10.71", "gateway": "192.168.10.1",
+    }
+    assert proxmox_vm_facts({"disks": [{"scsi": [{"scsi0": [{"disk": [{"size": "1T"}]}]}]}],
+                             "ipconfig0": "ip=dhcp", "network": [{"tag": 20}]}) == {"disk_gib": 1024, "vlan": 20}
+
+
+def test_vm_name_of_module_shapes():
+    names = ["kube01", "1abc"]
+    assert vm_name_of({"address": "module.kube01.proxmox_vm_qemu.this"}, names) == "kube01"
+    assert vm_name_of({"address": "module.vm_1abc.proxmox_vm_qemu.this"}, names) == "1abc"
+    assert vm_name_of({"address": "proxmox_vm_qemu.this", "name": "this"}, names, {"name": "kube01"}) == "kube01"
+    assert vm_name_of({"address": "proxmox_vm_qemu.other", "name": "other"}, names, {"name": "x"}) is None
+
+
+def test_partition_by_environment():
+    changes = [Change("proxmox_vm.es01", "create", "r", after={"env": "lab"}),
+               Change("proxmox_vm.kube01", "create", "r", after={"env": "kubernetes"}),
+               Change("proxmox_vm.old", "delete", "r", before={"env": "lab"}),
+               Change("proxmox_vm.mystery", "delete", "r"),
+               Change("tf_resource.vault/terraform_data.x", "update", "r")]
+    units = TerraformEngine.partition(changes)
+    assert [[c.address for c in u] for u in units] == [
+        ["proxmox_vm.kube01"], ["proxmox_vm.es01", "proxmox_vm.old"], ["tf_resource.vault/terraform_data.x"],
+        ["proxmox_vm.mystery"]]
+
+
+def test_vault_password_location_matches_the_vault_layer_and_the_renderer():
+    from homelab.ops.vault_configure import PASSWORD_FIELD, automation_path
+    from homelab.render.terraform import VAULT_USER
+
+    assert TERRAFORM_VAULT_PASSWORD == (automation_path(VAULT_USER), PASSWORD_FIELD)
+
+
+def test_secrets_handed_to_the_rendered_reference_roots(lab_doc, tmp_path):
+    """The engine passes exactly the secret variables the rendered roots declare (no terraform run:
+    init of the real roots would download providers)."""
+    from homelab.engines.terraform import declared_variables
+    from homelab.render.terraform import render
+
+    for f in render(lab_doc):
+        out = tmp_path / f.path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(f.content)
+    envs = TerraformEngine.env_dirs(EngineContext(doc=lab_doc, workdir=tmp_path, state_dir=tmp_path))
+    assert envs == sorted({vm.env for vm in lab_doc.inventory.vms})
+    reads = []
+
+    def read_secret(path, field):
+        reads.append((path, field))
+        return Secret("pw-0123456789")
+
+    ctx = EngineContext(doc=lab_doc, workdir=tmp_path, state_dir=tmp_path, read_secret=read_secret)
+    for env in envs:
+        assert "vault_password" in declared_variables(tmp_path / "tf" / env)
+        overlay = TerraformEngine()._secret_env(ctx, env)
+        assert overlay == {"TF_VAR_vault_password": "pw-0123456789"}
+    assert set(reads) == {TERRAFORM_VAULT_PASSWORD}
+    assert ctx.redactor("x pw-0123456789 y") == f"x {MASK} y"

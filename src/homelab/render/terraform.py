@@ -31,7 +31,7 @@ PROXMOX_PROVIDER = {"source": "telmate/proxmox", "version": "3.0.2-rc07"}
 # hashicorp/vault: v5 needs Terraform >= 1.11 and is only tested against Vault >= 1.19 (platform-facts §2);
 # the seed runs Vault 1.18.3 and asks for "v4.0+", so the 4.x line it is.
 VAULT_PROVIDER = {"source": "hashicorp/vault", "version": "~> 4.0"}
-TERRAFORM_REQUIRED_VERSION = ">= 1.5.0"
+TERRAFORM_REQUIRED_VERSION = ">= 1.10.0"  # ephemeral input variables
 
 MODULE_DIR = "tf/modules/proxmox_vm"
 EMBEDDED_VAULT_ADDRESS = "http://127.0.0.1:8200"
@@ -72,12 +72,15 @@ def _file(path: str, items) -> RenderedFile:
 # ---------------------------------------------------------------------------------------------- module
 
 
-def _variable(name: str, type_: str, description: str, default=..., sensitive: bool = False) -> Block:
+def _variable(name: str, type_: str, description: str, default=..., sensitive: bool = False,
+              ephemeral: bool = False) -> Block:
     body = [Attribute("description", description), Attribute("type", Raw(type_))]
     if default is not ...:
         body.append(Attribute("default", default))
     if sensitive:
         body.append(Attribute("sensitive", True))
+    if ephemeral:  # Terraform >= 1.10: kept out of the plan file and the state
+        body.append(Attribute("ephemeral", True))
     return Block("variable", (name,), body)
 
 
@@ -258,7 +261,8 @@ def _root_variables(lab) -> list:
         _variable("vault_address", "string", f"URL of the Vault server (from {where} in homelab.yaml).", address),
         _variable("vault_password", "string",
                   f"Password of the Vault userpass account '{VAULT_USER}'. Pass it as TF_VAR_vault_password; "
-                  "never write it to a file.", sensitive=True),
+                  "never write it to a file. Ephemeral: Terraform keeps it out of plan files and state.",
+                  sensitive=True, ephemeral=True),
     ]
     if lab.proxmox.endpoint:
         items.append(_variable("proxmox_api_url", "string", "Proxmox VE API URL (proxmox.endpoint in homelab.yaml).",

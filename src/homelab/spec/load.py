@@ -79,8 +79,9 @@ def decode(raw: bytes, name: str) -> str:
         raise LoadError([_diag("file-too-large", f"{name} is {len(raw)} bytes; a lab file is at most {MAX_BYTES}",
                                name, 0, 0, "is this the right file?")])
     if b"\x00" in raw:
-        raise LoadError([_diag("file-not-text", f"{name} is a binary file, not YAML", name, 0, 0,
-                               "pass your homelab.yaml")])
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise LoadError([_diag("file-not-text", f"{name} is a binary file, not YAML (NUL byte on line {line})",
+                               name, line, 1, "pass your homelab.yaml, saved as UTF-8 text")])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -112,6 +113,12 @@ def parse_yaml(text: str, name: str):
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = (exc.problem or exc.context or "invalid YAML").strip()
+        ctx = exc.context_mark
+        if exc.problem and exc.context and ctx is not None and (mark is None or ctx.line != mark.line):
+            # e.g. an unclosed quote or bracket: name where it was opened; at end of file, point there.
+            problem += f" ({exc.context.strip()} started at line {ctx.line + 1})"
+            if "end of stream" in problem or "<stream end>" in problem:
+                mark = ctx
         raise LoadError([_diag("yaml-syntax", f"YAML syntax error: {problem}", name,
                                (mark.line + 1) if mark else 1, (mark.column + 1) if mark else 1,
                                "check indentation, colons and quoting around this place")]) from None
@@ -142,6 +149,7 @@ def to_plain(tree, name: str) -> tuple[Any, SourceMap]:
 
     smap = SourceMap(name)
     budget = [MAX_NODES]
+    last_line = [0]  # 0-based line of the last mapping/sequence entered (for the alias-bomb location)
     problems: list[Diagnostic] = []
 
     def pos(line, col):
@@ -152,7 +160,11 @@ def to_plain(tree, name: str) -> tuple[Any, SourceMap]:
         if budget[0] < 0:
             raise _Abort(_diag("yaml-alias-bomb",
                                f"the document expands to more than {MAX_NODES} values (aliases repeated too often)",
-                               name, 1, 1, "remove the anchors/aliases (&x / *x) that repeat large structures"))
+                               name, last_line[0] + 1, 1,
+                               "remove the anchors/aliases (&x / *x) that repeat large structures"))
+        line_of = getattr(getattr(node, "lc", None), "line", None)
+        if isinstance(line_of, int):
+            last_line[0] = line_of
         if depth > MAX_DEPTH:
             line = getattr(getattr(node, "lc", None), "line", 0) or 0
             raise _Abort(_diag("yaml-too-deep", f"the YAML nests more than {MAX_DEPTH} levels deep", name,
@@ -287,7 +299,12 @@ def _translate(exc, smap: SourceMap) -> list[Diagnostic]:
         loc = tuple(err["loc"])
         etype = err["type"]
         where = _dotted(loc)
-        if etype == "missing":
+        if etype == "missing" and isinstance(loc[-1], int):
+            # a fixed-length list (e.g. proxmox.vmid_range) with too few items
+            rule, msg = "invalid-value", f"{_dotted(loc[:-1])}: too few items (item {loc[-1] + 1} is missing)"
+            hint = _field_hint(Lab, loc[:-1])
+            location = smap.locate(loc[:-1])
+        elif etype == "missing":
             parent = loc[:-1]
             field_name = loc[-1]
             rule, msg = "missing-key", f"{_dotted(parent)}: missing required key '{field_name}'"

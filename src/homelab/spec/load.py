@@ -94,23 +94,66 @@ def decode(raw: bytes, name: str) -> str:
     return text
 
 
-def parse_yaml(text: str, name: str):
-    """Parse with ruamel.yaml (round-trip, so positions are known). Returns the ruamel tree."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.constructor import DuplicateKeyError
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+_PLAIN = "!homelab-plain"  # marker for untagged plain scalars; resolved below with YAML 1.2 core rules
+_INT_RE = None
+_FLOAT_RE = None
 
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+
+def _loader_class():
+    """libyaml's parser (fast, with positions) with YAML 1.2 core-schema scalar resolution."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class _Loader(base):  # type: ignore[misc, valid-type]
+        def resolve(self, kind, value, implicit):
+            if kind is yaml.ScalarNode and implicit[0]:
+                return _PLAIN
+            return super().resolve(kind, value, implicit)
+
+    return _Loader
+
+
+def _resolve_plain(value: str):
+    """YAML 1.2 core schema: null, bool, int, float; everything else is a string."""
+    import re
+
+    global _INT_RE, _FLOAT_RE
+    if _INT_RE is None:
+        _INT_RE = re.compile(r"^([-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+        _FLOAT_RE = re.compile(r"^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$")
+    if value in ("", "~", "null", "Null", "NULL"):
+        return None
+    if value in ("true", "True", "TRUE"):
+        return True
+    if value in ("false", "False", "FALSE"):
+        return False
+    if _INT_RE.match(value):
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        if value.startswith("0x"):
+            return int(value[2:], 16)
+        return int(value)
+    if _FLOAT_RE.match(value):
+        lowered = value.lower()
+        if lowered.endswith("inf"):
+            return float("-inf") if lowered.startswith("-") else float("inf")
+        if lowered.endswith("nan"):
+            return float("nan")
+        return float(value)
+    return value
+
+
+_STD = "tag:yaml.org,2002:"
+
+
+def parse_yaml(text: str, name: str):
+    """Parse with libyaml (positions kept on every node). Returns the composed node tree."""
+    import yaml
+
     try:
-        docs = list(yaml.load_all(text))
-    except DuplicateKeyError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        key = _duplicate_key_name(exc)
-        raise LoadError([_diag("yaml-duplicate-key", f"duplicate key {key}".rstrip(), name,
-                               (mark.line + 1) if mark else 1, (mark.column + 1) if mark else 1,
-                               "each key may appear once in a mapping; merge the two entries")]) from None
-    except MarkedYAMLError as exc:
+        docs = list(yaml.compose_all(text, Loader=_loader_class()))
+    except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = (exc.problem or exc.context or "invalid YAML").strip()
         ctx = exc.context_mark
@@ -119,14 +162,15 @@ def parse_yaml(text: str, name: str):
             problem += f" ({exc.context.strip()} started at line {ctx.line + 1})"
             if "end of stream" in problem or "<stream end>" in problem:
                 mark = ctx
+        if mark is not None and mark.line >= len(text.splitlines()):
+            mark = ctx or mark
         raise LoadError([_diag("yaml-syntax", f"YAML syntax error: {problem}", name,
                                (mark.line + 1) if mark else 1, (mark.column + 1) if mark else 1,
                                "check indentation, colons and quoting around this place")]) from None
     except RecursionError:
         raise LoadError([_diag("yaml-too-deep", "the YAML nests too deeply", name, 1, 1,
                                f"a lab file nests at most {MAX_DEPTH} levels")]) from None
-    except (YAMLError, ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError) as exc:
-        # ruamel raises a few non-YAML exceptions on hostile input (e.g. bad tags, huge numbers).
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError) as exc:
         raise LoadError([_diag("yaml-syntax", f"YAML error: {type(exc).__name__}: {str(exc)[:200]}", name, 1, 1,
                                "check the file is plain YAML without custom tags")]) from None
     if len(docs) != 1:
@@ -136,67 +180,106 @@ def parse_yaml(text: str, name: str):
     return docs[0]
 
 
-def _duplicate_key_name(exc) -> str:
-    problem = getattr(exc, "problem", "") or ""
-    if '"' in problem:
-        return problem[problem.find('"'):problem.rfind('"') + 1]
-    return ""
-
-
 def to_plain(tree, name: str) -> tuple[Any, SourceMap]:
-    """Convert the ruamel tree to plain dict/list/scalars, recording positions; enforce size limits."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    """Convert the node tree to plain dict/list/scalars, recording positions; report every duplicate
+    key and odd key; enforce the size and depth limits (alias bombs, recursive aliases)."""
+    import yaml
 
     smap = SourceMap(name)
     budget = [MAX_NODES]
-    last_line = [0]  # 0-based line of the last mapping/sequence entered (for the alias-bomb location)
     problems: list[Diagnostic] = []
+    constructor = yaml.constructor.SafeConstructor()
 
-    def pos(line, col):
-        return (line + 1, col + 1)
+    def pos(node):
+        return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def scalar(node):
+        tag = node.tag
+        if tag == _PLAIN:
+            return _resolve_plain(node.value)
+        if tag == _STD + "str":
+            return node.value
+        if tag in (_STD + "int", _STD + "float", _STD + "bool", _STD + "null"):
+            try:
+                return constructor.construct_object(node, deep=True)
+            except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+                return _Foreign(node.value, tag.rsplit(":", 1)[-1])
+        return _Foreign(node.value, tag.rsplit(":", 1)[-1] if tag.startswith(_STD) else tag)
+
+    def key_of(knode, path):
+        if isinstance(knode, yaml.ScalarNode):
+            value = scalar(knode)
+            if isinstance(value, str) and not isinstance(value, _Foreign):
+                return value
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return knode.value
+            shown = knode.value or "null"
+        else:
+            shown = "a " + ("mapping" if isinstance(knode, yaml.MappingNode) else "list")
+        line, col = pos(knode)
+        problems.append(_diag("wrong-type", f"mapping key {shown[:40]!r} is not a plain name", name, line, col,
+                              "keys are plain words like `name:`", path))
+        return None
 
     def walk(node, path, depth):
         budget[0] -= 1
         if budget[0] < 0:
             raise _Abort(_diag("yaml-alias-bomb",
                                f"the document expands to more than {MAX_NODES} values (aliases repeated too often)",
-                               name, last_line[0] + 1, 1,
+                               name, node.start_mark.line + 1, 1,
                                "remove the anchors/aliases (&x / *x) that repeat large structures"))
-        line_of = getattr(getattr(node, "lc", None), "line", None)
-        if isinstance(line_of, int):
-            last_line[0] = line_of
         if depth > MAX_DEPTH:
-            line = getattr(getattr(node, "lc", None), "line", 0) or 0
             raise _Abort(_diag("yaml-too-deep", f"the YAML nests more than {MAX_DEPTH} levels deep", name,
-                               line + 1, 1, "a lab file is at most a few levels deep"))
-        if isinstance(node, CommentedMap):
-            out = {}
-            for k, v in node.items():
-                if not isinstance(k, (str, int, float, bool)) or isinstance(k, bool):
-                    kl, kc = node.lc.key(k) if _has_lc(node, k) else (node.lc.line, node.lc.col)
-                    problems.append(_diag("wrong-type", f"mapping key {str(k)[:40]!r} is not a plain name", name,
-                                          kl + 1, kc + 1, "keys are plain words like `name:`", path))
+                               node.start_mark.line + 1, 1, "a lab file is at most a few levels deep"))
+        if isinstance(node, yaml.MappingNode):
+            if node.tag not in (_STD + "map",):
+                problems.append(_diag("wrong-type", f"a {node.tag} mapping is not allowed here", name, *pos(node),
+                                      "remove the tag", path))
+            out: dict = {}
+            seen: dict[str, yaml.Node] = {}
+            merges = []
+            for knode, vnode in node.value:
+                if isinstance(knode, yaml.ScalarNode) and knode.tag in (_PLAIN, _STD + "merge") and knode.value == "<<":
+                    merges.append(vnode)
                     continue
-                key = k if isinstance(k, str) else str(k)
-                try:
-                    kp = pos(*node.lc.key(k))
-                    vp = pos(*node.lc.value(k))
-                except (KeyError, TypeError, AttributeError):
-                    kp = vp = pos(node.lc.line, node.lc.col)
-                smap.record(path + (key,), kp, vp)
-                out[key] = walk(v, path + (key,), depth + 1)
+                key = key_of(knode, path)
+                if key is None:
+                    continue
+                if key in seen:
+                    first = seen[key].start_mark.line + 1
+                    problems.append(_diag("yaml-duplicate-key", f'duplicate key "{key}" (first at line {first})',
+                                          name, *pos(knode),
+                                          "each key may appear once in a mapping; merge the two entries",
+                                          path + (key,)))
+                    continue
+                seen[key] = knode
+                smap.record(path + (key,), pos(knode), pos(vnode))
+                out[key] = walk(vnode, path + (key,), depth + 1)
+            for merge in merges:  # YAML merge keys: explicit keys win
+                sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
+                for src in sources:
+                    if not isinstance(src, yaml.MappingNode):
+                        problems.append(_diag("wrong-type", "a merge key (<<) must refer to a mapping", name,
+                                              *pos(src), "use `<<: *anchor` with a mapping anchor", path))
+                        continue
+                    for knode, vnode in src.value:
+                        key = key_of(knode, path)
+                        if key is None or key in out:
+                            continue
+                        smap.record(path + (key,), pos(knode), pos(vnode))
+                        out[key] = walk(vnode, path + (key,), depth + 1)
             return out
-        if isinstance(node, CommentedSeq):
-            out = []
-            for i, item in enumerate(node):
-                try:
-                    ip = pos(*node.lc.item(i))
-                except (KeyError, TypeError, AttributeError):
-                    ip = pos(node.lc.line, node.lc.col)
-                smap.record(path + (i,), ip, ip)
-                out.append(walk(item, path + (i,), depth + 1))
-            return out
-        return _scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _STD + "seq":
+                problems.append(_diag("wrong-type", f"a {node.tag} list is not allowed here", name, *pos(node),
+                                      "remove the tag", path))
+            out_list = []
+            for i, item in enumerate(node.value):
+                p = pos(item)
+                smap.record(path + (i,), p, p)
+                out_list.append(walk(item, path + (i,), depth + 1))
+            return out_list
+        return scalar(node)
 
     try:
         data = walk(tree, (), 0)
@@ -209,39 +292,17 @@ def to_plain(tree, name: str) -> tuple[Any, SourceMap]:
     return data, smap
 
 
-def _has_lc(node, k) -> bool:
-    try:
-        node.lc.key(k)
-        return True
-    except Exception:  # noqa: BLE001 - ruamel positions are best effort
-        return False
-
-
 class _Abort(Exception):
     def __init__(self, diagnostic):
         self.diagnostic = diagnostic
 
 
-def _scalar(node):
-    # ruamel's round-trip scalars subclass the plain types; return the plain ones.
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    # dates, timestamps, binary, sets...: keep the textual form so the type check names it.
-    return _Foreign(node)
-
-
 class _Foreign(str):
-    """A YAML value of a type a lab file never has (timestamp, binary...)."""
+    """A YAML value of a type a lab file never has (timestamp, binary, set, custom tag...)."""
 
-    def __new__(cls, value):
+    def __new__(cls, value, kind: str):
         obj = super().__new__(cls, str(value))
-        obj.kind = type(value).__name__
+        obj.kind = kind
         return obj
 
 

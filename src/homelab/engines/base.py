@@ -56,6 +56,10 @@ class EngineContext:
 
 
 class Engine(Protocol):
+    """Optional extras the planner and apply use when an engine has them (see plan/planner.py and
+    ops/apply.py): `fact_types` (resource types whose absence from read_facts means "not live") and
+    `partition(changes) -> list[list[Change]]` (independent units apply may run in parallel)."""
+
     name: str  # "terraform", "ansible", "vault", "kubernetes"
 
     def status(self, ctx: EngineContext) -> EngineStatus: ...

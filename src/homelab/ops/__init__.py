@@ -1,0 +1,1 @@
+"""Day-2 workflows, one module per workflow."""

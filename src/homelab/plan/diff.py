@@ -1,0 +1,130 @@
+"""desired × state × facts → changes, each with an action and a reason.
+
+Pure function of its inputs. For each desired resource:
+
+* live facts were read for it (the engine is configured and reachable, and reported it or declares
+  that it reads that type — see planner.py):
+  - not found live → `create` ("not found on the live system", or "in state but not found on the
+    live system (deleted outside homelab?)");
+  - an immutable attribute differs live → `replace`; another attribute differs → `update`
+    ("drift: memory_mib is 2048 live, 4096 desired"); only attributes the engine reports are compared;
+  - matches but is not in state (an apply killed between the engine's success and the state
+    write) → `update` ("exists on the live system but not in state; apply records it");
+  - else `no-op` ("matches the live system").
+* otherwise (layer not configured or not reachable — the plan says so per layer) plan from state:
+  - not in state → `create` ("not in state");
+  - an immutable attribute changed → `replace` ("vmid: 171 → 175 forces replacement");
+    a numeric attribute that cannot shrink got smaller → `replace` ("disk_gib: 200 → 100 cannot shrink");
+  - another attribute changed → `update` ("memory_mib: 2048 → 4096");
+  - else `no-op` ("unchanged since it was applied (serial 7)").
+* a resource that is no-op/update but sits on a machine being created or replaced (`rebuild_with`)
+  → `replace` ("proxmox_vm.kube01 is replaced: a new machine").
+In state but not desired → `delete` ("no longer in <lab file>").
+"""
+
+from __future__ import annotations
+
+import json
+
+from homelab.plan.address import parse
+from homelab.plan.desired import Resource
+from homelab.plan.model import LayerStatus, PlannedChange
+
+
+def _fmt(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _changed(before: dict, after: dict, keys) -> list[str]:
+    return sorted(k for k in keys if before.get(k) != after.get(k))
+
+
+def diff(desired: dict[str, Resource], state: dict, facts: dict[str, dict], layers: dict[str, LayerStatus],
+         lab_file: str = "homelab.yaml", authoritative: set[str] | None = None) -> list[PlannedChange]:
+    """`state`: address → StoredResource (or any object with .attrs, .layer, .engine, .depends_on, .serial).
+    `facts`: address → live attrs, for resources of layers whose status source is "facts".
+    `authoritative`: addresses whose absence from `facts` means "not live" (default: every address of a
+    layer planned from facts)."""
+    changes: dict[str, PlannedChange] = {}
+
+    for addr, res in desired.items():
+        prior = state.get(addr)
+        layer = layers.get(res.layer)
+        from_facts = bool(layer and layer.source == "facts") and (
+            authoritative is None or addr in authoritative or addr in facts)
+        after = res.attrs
+        if from_facts:
+            live = facts.get(addr)
+            if live is None:
+                reason = ("in state but not found on the live system (deleted outside homelab?)" if prior
+                          else "not found on the live system")
+                action = "create"
+                before = None
+            else:
+                keys = [k for k in after if k in live]
+                diffs = _changed(live, after, keys)
+                forced = [k for k in diffs if k in res.immutable]
+                shrunk = [k for k in diffs if k in res.no_shrink and _lt(after.get(k), live.get(k))]
+                before = {k: live[k] for k in keys}
+                if forced or shrunk:
+                    action = "replace"
+                    reason = "; ".join([f"drift: {k} is {_fmt(live[k])} live, {_fmt(after[k])} desired, "
+                                        "which forces replacement" for k in forced] +
+                                       [f"{k}: {_fmt(live[k])} → {_fmt(after[k])} cannot shrink in place"
+                                        for k in shrunk if k not in forced])
+                elif diffs:
+                    action = "update"
+                    reason = "; ".join(f"drift: {k} is {_fmt(live[k])} live, {_fmt(after[k])} desired"
+                                       for k in diffs)
+                elif prior is None:  # e.g. an apply killed after the engine finished, before it was recorded
+                    action, reason = "update", "exists on the live system but not in state; apply records it"
+                else:
+                    action, reason = "no-op", "matches the live system"
+        elif prior is None:
+            action, reason, before = "create", "not in state", None
+        else:
+            before = prior.attrs
+            diffs = _changed(before, after, set(before) | set(after))
+            forced = [k for k in diffs if k in res.immutable]
+            shrunk = [k for k in diffs if k in res.no_shrink and _lt(after.get(k), before.get(k))]
+            if forced or shrunk:
+                action = "replace"
+                reason = "; ".join([f"{k}: {_fmt(before.get(k))} → {_fmt(after.get(k))} forces replacement"
+                                    for k in forced] +
+                                   [f"{k}: {_fmt(before.get(k))} → {_fmt(after.get(k))} cannot shrink in place"
+                                    for k in shrunk if k not in forced])
+            elif diffs:
+                action = "update"
+                reason = "; ".join(f"{k}: {_fmt(before.get(k))} → {_fmt(after.get(k))}" for k in diffs)
+            else:
+                action, reason = "no-op", f"unchanged since it was applied (serial {prior.serial})"
+
+        # a new machine under it: what ran on the old one is gone too
+        if action in ("no-op", "update") and (prior is not None or from_facts):
+            rebuilt = [p for p in res.rebuild_with if p in changes and changes[p].action in ("create", "replace")]
+            if rebuilt:
+                action = "replace"
+                verb = "replaced" if changes[rebuilt[0]].action == "replace" else "created"
+                reason = f"{rebuilt[0]} is {verb}: a new machine"
+
+        changes[addr] = PlannedChange(addr, res.layer, res.engine, action, reason,
+                                      before=before, after=after, depends_on=res.depends_on)
+
+    for addr in sorted(set(state) - set(desired)):
+        prior = state[addr]
+        try:
+            a = parse(addr)
+            layer_name, engine = a.layer, a.engine
+        except ValueError:
+            layer_name, engine = prior.layer, prior.engine
+        layer = layers.get(layer_name)
+        reason = f"no longer in {lab_file}"
+        if layer and layer.source == "facts" and addr not in facts and (authoritative is None or addr in authoritative):
+            reason += " (already gone from the live system)"
+        changes[addr] = PlannedChange(addr, layer_name, engine, "delete", reason, before=prior.attrs, after=None,
+                                      depends_on=tuple(prior.depends_on))
+    return list(changes.values())
+
+
+def _lt(a, b) -> bool:
+    return isinstance(a, (int, float)) and isinstance(b, (int, float)) and a < b

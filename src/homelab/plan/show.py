@@ -1,0 +1,49 @@
+"""Render a plan for people (text, grouped by layer, `+ ~ - -/+` with reasons) or machines (JSON)."""
+
+from __future__ import annotations
+
+import json
+
+from homelab.plan.model import SYMBOLS, Plan
+
+
+def _val(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(", ", ": "), default=str)
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return "No changes. The lab matches what was applied."
+    s = plan.summary()
+    return f"Plan: {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
+
+
+def render_text(plan: Plan, *, verbose: bool = False) -> str:
+    lines: list[str] = []
+    for layer, changes in plan.grouped():
+        actionable = [c for c in changes if c.action != "no-op"]
+        unchanged = len(changes) - len(actionable)
+        status = layer.describe()
+        if layer.source == "state" and changes:
+            status += " — planned from state"
+            if not layer.usable:
+                status += "; apply will skip this layer"
+        lines.append(f"{layer.name} ({layer.engine}): {status}")
+        for c in changes:
+            if c.action == "no-op" and not verbose:
+                continue
+            lines.append(f"  {SYMBOLS[c.action]:>3} {c.address}  ({c.action}: {c.reason})")
+            if verbose and c.action in ("create", "replace") and c.after:
+                for k in sorted(c.after):
+                    lines.append(f"        {k}: {_val(c.after[k])}")
+        if not actionable:
+            lines.append(f"      no changes ({unchanged} unchanged)" if unchanged else "      nothing")
+        elif unchanged:
+            lines.append(f"      ({unchanged} unchanged)")
+    lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(plan: Plan) -> str:
+    return plan.dumps()

@@ -1,0 +1,169 @@
+"""Day-2 as lab edits: `homelab vm add/remove`, `homelab app add` on the reference lab."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "plan"))
+
+from fake_engine import fake_engines, lookup  # noqa: E402
+
+from homelab.cli.main import main  # noqa: E402
+
+REFERENCE = Path(__file__).resolve().parent.parent / "examples" / "reference" / "homelab.yaml"
+COMMENT = re.compile(r"(?:^|\s)(#.*)$")
+
+
+def comments(text: str) -> list[str]:
+    """Every comment of a YAML text, in order ('#' after whitespace or at line start)."""
+    return [m.group(1) for line in text.splitlines() if (m := COMMENT.search(line))]
+
+
+def run(argv) -> int:
+    with pytest.raises(SystemExit) as ex:
+        main(argv)
+    return ex.value.code
+
+
+@pytest.fixture
+def applied_lab(tmp_path, monkeypatch):
+    """The reference lab in a temp dir, fully applied (through our apply, with fake engines)."""
+    shutil.copy(REFERENCE, tmp_path / "homelab.yaml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOMELAB_STATE_DIR", raising=False)
+    engines = fake_engines()
+    monkeypatch.setattr("homelab.cli.plan.engines_factory", lambda: lookup(engines))
+    assert run(["apply", "-y"]) == 0
+    return tmp_path, engines
+
+
+def actionable(out: str) -> dict[str, tuple[str, str]]:
+    plan = json.loads(out)
+    return {c["address"]: (c["action"], c["reason"]) for lay in plan["layers"] for c in lay["changes"]
+            if c["action"] != "no-op"}
+
+
+def test_vm_add_keeps_every_comment_and_plans_exactly_the_vm_its_host_and_its_membership(applied_lab, capsys):
+    tmp, _ = applied_lab
+    before = (tmp / "homelab.yaml").read_text()
+    capsys.readouterr()
+    assert run(["vm", "add", "kube07", "--role", "k8s-worker", "--no-render", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    after = (tmp / "homelab.yaml").read_text()
+
+    assert comments(after) == comments(before)
+    assert len(comments(before)) > 40
+    diff = [d for d in difflib.ndiff(before.splitlines(), after.splitlines()) if d[:2] in ("- ", "+ ")]
+    assert diff == [
+        "+   - {name: kube07, role: k8s-worker, env: kubernetes, ip: 192.168.10.20, vmid: 100, node: pve2}",
+        "-     agents: [kube04, kube05, kube06]",
+        "+     agents: [kube04, kube05, kube06, kube07]",
+    ]
+    lines = after.splitlines()
+    new = lines.index("  - {name: kube07, role: k8s-worker, env: kubernetes, ip: 192.168.10.20, vmid: 100, node: pve2}")
+    assert lines[new - 1] == "    gpu: {device: \"0000:01:00\", model: nvidia-tesla}"  # after the last worker
+    assert lines[new + 1].startswith("  # Elasticsearch data nodes")  # before the next group's comment
+    assert "added VM kube07" in captured.err and "joins clusters.k3s.agents" in captured.err
+
+    assert actionable(captured.out) == {
+        "proxmox_vm.kube07": ("create", "not found on the live system"),
+        "host.kube07": ("create", "not found on the live system"),
+        "k3s_agent.kube07": ("create", "not found on the live system"),
+    }
+
+
+def test_vm_add_control_plane_joins_the_servers_and_no_join_for_other_roles(applied_lab, capsys):
+    tmp, _ = applied_lab
+    assert run(["vm", "add", "cp04", "--role", "k8s-control-plane", "--no-render", "--format", "json"]) == 0
+    got = actionable(capsys.readouterr().out)
+    assert set(got) == {"proxmox_vm.cp04", "host.cp04", "k3s_server.cp04"}
+    assert "servers: [kube01, kube02, kube03, cp04]" in (tmp / "homelab.yaml").read_text()
+    assert run(["vm", "add", "tools01", "--role", "general", "--env", "lab", "--no-render", "--format", "json"]) == 0
+    got = actionable(capsys.readouterr().out)
+    assert set(got) - {"proxmox_vm.cp04", "host.cp04", "k3s_server.cp04"} == {"proxmox_vm.tools01", "host.tools01"}
+    text = (tmp / "homelab.yaml").read_text()
+    assert "ip: 192.168.10.21, vmid: 101" in text  # the next free address and VMID after cp04's
+
+
+def test_vm_add_refuses_bad_input_and_leaves_the_file_untouched(applied_lab, capsys):
+    tmp, _ = applied_lab
+    before = (tmp / "homelab.yaml").read_bytes()
+    assert run(["vm", "add", "kube01", "--role", "k8s-worker", "--no-render"]) == 2
+    assert "a VM named kube01 already exists" in capsys.readouterr().err
+    assert run(["vm", "add", "kube09", "--role", "k8s-wrker", "--no-render"]) == 2
+    assert "unknown role 'k8s-wrker'" in capsys.readouterr().err
+    assert run(["vm", "add", "kube09", "--role", "k8s-worker", "--node", "pve9", "--no-render"]) == 2
+    assert run(["vm", "add", "kube09", "--role", "general", "--join", "k3s", "--no-render"]) == 2
+    assert (tmp / "homelab.yaml").read_bytes() == before
+
+
+def test_an_edit_that_would_not_check_clean_is_not_written(tmp_path, monkeypatch, capsys):
+    text = REFERENCE.read_text().replace("servers: [kube01, kube02, kube03]", "servers: [kube01]")
+    (tmp_path / "homelab.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("homelab.cli.plan.engines_factory", lambda: lookup(fake_engines()))
+    assert run(["vm", "remove", "kube01", "--no-render"]) == 1  # would leave K3s without a server
+    err = capsys.readouterr().err
+    assert "servers" in err and "homelab.yaml was not changed" in err
+    assert (tmp_path / "homelab.yaml").read_text() == text
+
+
+def test_vm_remove_plans_the_deletes_and_keeps_the_group_comment(applied_lab, capsys):
+    tmp, _ = applied_lab
+    before = (tmp / "homelab.yaml").read_text()
+    capsys.readouterr()
+    assert run(["vm", "remove", "kube04", "--no-render", "--format", "json"]) == 0
+    after = (tmp / "homelab.yaml").read_text()
+    assert comments(after) == comments(before)
+    assert "  # Kubernetes workers (K3s agents). kube06 carries the NVIDIA Tesla GPU.\n  - {name: kube05" in after
+    assert "agents: [kube05, kube06]" in after
+    # pve1 has 8GiB more room now; torrent (placed automatically, on pve3) would move there: it is pinned
+    assert "  - {name: torrent, role: torrent, env: home-apps, ip: 192.168.10.56, vmid: 156, node: pve3}" in after
+    captured = capsys.readouterr()
+    assert "pinned torrent to their current nodes" in captured.err
+    assert actionable(captured.out) == {
+        "proxmox_vm.kube04": ("delete", "no longer in homelab.yaml"),
+        "host.kube04": ("delete", "no longer in homelab.yaml"),
+        "k3s_agent.kube04": ("delete", "no longer in homelab.yaml"),
+    }
+    assert run(["vm", "remove", "kibana", "--no-render"]) == 2
+    assert "kibana is named by clusters.elasticsearch.kibana" in capsys.readouterr().err
+
+
+def test_app_add_validates_the_chart_and_plans_one_app(applied_lab, capsys):
+    tmp, _ = applied_lab
+    before = (tmp / "homelab.yaml").read_text()
+    assert run(["app", "add", "sabnzbd", "--chart", "https://bjw-s-labs.github.io/helm-charts/app-template",
+                "--namespace", "media", "--no-render"]) == 2
+    assert "has no version: charts are pinned" in capsys.readouterr().err
+    assert run(["app", "add", "sabnzbd", "--chart", "app-template@4.1.1", "--namespace", "media",
+                "--no-render"]) == 2
+    assert "is not a chart reference" in capsys.readouterr().err
+    assert (tmp / "homelab.yaml").read_text() == before
+
+    assert run(["app", "add", "sabnzbd", "--chart", "oci://ghcr.io/bjw-s-labs/helm/app-template@4.1.1",
+                "--namespace", "downloads", "--image", "lscr.io/linuxserver/sabnzbd:4.5.2", "--port", "8080",
+                "--no-render", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    after = (tmp / "homelab.yaml").read_text()
+    assert comments(after) == comments(before)
+    assert actionable(captured.out) == {"argocd_app.downloads/sabnzbd": ("create", "not found on the live system")}
+    assert "namespaces: [argocd, prometheus, elastic-stack, llm, media, home-automation, paperless, mealie, " \
+           "finance, files, downloads]" in after
+    assert "chart: {repo: oci://ghcr.io/bjw-s-labs/helm, name: app-template, version: 4.1.1}" in after
+
+
+def test_vm_add_rerenders_by_default(applied_lab, capsys):
+    tmp, _ = applied_lab
+    assert run(["vm", "add", "kube07", "--role", "k8s-worker", "--out", "out"]) == 0
+    assert "render: out:" in capsys.readouterr().out
+    rendered = "\n".join(p.read_text() for p in (tmp / "out").rglob("*") if p.is_file() and p.suffix in
+                         (".tf", ".tfvars", ".yml", ".yaml", ".ini", ".json"))
+    assert "kube07" in rendered

@@ -1,10 +1,38 @@
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+NETGUARD = Path(__file__).resolve().parent / "netguard"
+
+# Network safety: tests may contact only loopback and the sandbox subnet (10.213.0.0/16). The guard
+# runs in this process and, through sitecustomize on PYTHONPATH, in every Python subprocess.
+os.environ["HOMELAB_NETGUARD"] = "1"
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(NETGUARD), os.environ.get("PYTHONPATH")) if p)
+sys.path.insert(0, str(NETGUARD))
+import homelab_netguard  # noqa: E402
+
+homelab_netguard.install()
+
+
+def pytest_configure(config):
+    log = ROOT / ".pytest_cache" / "netguard.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    os.environ["HOMELAB_NETGUARD_LOG"] = str(log)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    log = Path(os.environ.get("HOMELAB_NETGUARD_LOG", ""))
+    if log.is_file() and log.read_text().strip():
+        attempts = sorted(set(log.read_text().split("\n")) - {""})
+        sys.stderr.write("\nnetguard: the tests tried to reach addresses outside loopback/sandbox:\n  "
+                         + "\n  ".join(attempts[:20]) + "\n")
+        session.exitstatus = 1
 REFERENCE = ROOT / "examples" / "reference" / "homelab.yaml"
 
 

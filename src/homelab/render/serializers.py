@@ -1,60 +1,67 @@
-"""Deterministic YAML/JSON dumping for rendered files (dumped from data, never templated)."""
+"""Deterministic YAML/JSON dumping for rendered files (dumped from data, never templated).
+
+YAML is written with PyYAML's emitter: block style, keys in insertion order (renderers build dicts
+in a fixed order), sequences indented under their key, no anchors. PyYAML's resolver is YAML 1.1,
+so every string a YAML 1.1 reader (Kubernetes, Ansible, yamllint's truthy rule) would read as
+something else (`yes`, `on`, `0755`, `1:30`, `~`) is quoted; YAML 1.2-only forms (`0o17`) are
+quoted too, so every consumer sees the same value.
+"""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 
-# Strings that a YAML 1.1 reader (Kubernetes, Ansible, yamllint's truthy rule) would not read as
-# strings: quote them so every consumer sees the same value.
-_YAML11_SPECIAL = re.compile(
-    r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|~|null|Null|NULL|"
-    r"[-+]?(0|[1-9][0-9_]*)|0[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+|"
-    r"[-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|=|<<)$"
-)
-
-
-def _represent_str(representer, value: str):
-    style = "'" if _YAML11_SPECIAL.match(value) else None
-    return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+_YAML12_ONLY = re.compile(r"^(0o[0-7]+|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$")
 
 
 class LiteralStr(str):
     """A multi-line string dumped as a YAML literal block (`|`), e.g. an embedded script or config file."""
 
 
-def _represent_literal(representer, value: LiteralStr):
-    return representer.represent_scalar("tag:yaml.org,2002:str", str(value), style="|")
+_DUMPER = None
 
 
-def _yaml():
-    from ruamel.yaml import YAML
+def _dumper():
+    global _DUMPER
+    if _DUMPER is not None:
+        return _DUMPER
+    import yaml
 
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.sort_base_mapping_type_on_output = False
-    yaml.representer.add_representer(str, _represent_str)
-    yaml.representer.add_representer(LiteralStr, _represent_literal)
-    return yaml
+    class Dumper(yaml.SafeDumper):
+        def increase_indent(self, flow=False, indentless=False):
+            return super().increase_indent(flow, False)
+
+        def ignore_aliases(self, data):
+            return True
+
+    def represent_str(dumper, value):
+        style = "'" if _YAML12_ONLY.match(value) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    def represent_literal(dumper, value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style="|")
+
+    Dumper.add_representer(str, represent_str)
+    Dumper.add_representer(LiteralStr, represent_literal)
+    _DUMPER = Dumper
+    return Dumper
+
+
+def _dump(data, explicit_start: bool) -> str:
+    import yaml
+
+    return yaml.dump(data, Dumper=_dumper(), sort_keys=False, default_flow_style=False, width=4096,
+                     allow_unicode=True, explicit_start=explicit_start)
 
 
 def dump_yaml(data, *, header_line: str | None = None, explicit_start: bool = False) -> str:
-    """YAML 1.2, block style, keys in insertion order (renderers build dicts in a fixed order)."""
-    yaml = _yaml()
-    buf = io.StringIO()
-    if explicit_start:
-        yaml.explicit_start = True
-    yaml.dump(data, buf)
-    text = buf.getvalue()
-    return (header_line or "") + text
+    """One YAML document, optionally preceded by a header comment line."""
+    return (header_line or "") + _dump(data, explicit_start)
 
 
 def dump_yaml_documents(docs, *, header_line: str | None = None) -> str:
-    parts = [dump_yaml(d, explicit_start=True) for d in docs]
-    return (header_line or "") + "".join(parts)
+    return (header_line or "") + "".join(_dump(d, True) for d in docs)
 
 
 def dump_json(data) -> str:

@@ -1,0 +1,283 @@
+"""`homelab vault backup` / `restore`.
+
+Raft storage (the embedded server, or a Vault with integrated storage): an API snapshot
+(`GET /v1/sys/storage/raft/snapshot`), saved as `vault-<UTC time>.snap` (mode 0600) with
+`vault-<time>.snap.sha256` (sha256sum format) and `vault-<time>.manifest.json`:
+format, kind, created (UTC), vault version, storage type, file, size, sha256, lab digest, KV mount and
+the KV inventory (every secret path with its current version — never a value).
+
+File storage (the seed's HashiCorp Vault): there is no snapshot API. `backup --data-dir DIR` makes a
+tar.gz of the data directory, as the seed does by hand. It is only consistent when Vault is not
+writing: seal it (`homelab vault seal`) or stop the service first — the command refuses while the
+Vault at the address answers unsealed. Run it on the Vault VM (or on a copy of the directory).
+
+Retention: lab.backup.vault.retention newest backups are kept in lab.backup.vault.directory (a path
+starting with `.homelab/` lives under the state directory); older ones are deleted.
+
+Restore verifies size and sha256 first (nothing is sent to Vault when they do not match), then
+force-restores the snapshot (a snapshot of another cluster needs force), unseals with the keys of the
+backed-up Vault (after a restore Vault's keys are the snapshot's), and compares the KV inventory
+(paths and versions) with the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from homelab.engines.vault import VaultApi, VaultError
+from homelab.errors import StateError
+from homelab.ops.vault_context import VaultTarget
+
+
+class BackupIntegrityError(StateError):
+    """A backup file does not match its manifest/checksum."""
+
+
+class RestoreVerificationError(VaultError):
+    """After a restore the data does not match the manifest."""
+
+
+def backup_dir(lab, target: VaultTarget, directory: str | None = None) -> Path:
+    raw = directory or lab.backup.vault.directory
+    p = Path(raw)
+    if not p.is_absolute() and p.parts and p.parts[0] == ".homelab" and directory is None:
+        return target.state_dir.joinpath(*p.parts[1:])
+    return p
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def kv_inventory(api: VaultApi) -> dict[str, int]:
+    inv: dict[str, int] = {}
+    for path in api.kv_walk(""):
+        meta = api.kv_metadata(path)
+        if meta:
+            inv[path] = int(meta.get("current_version") or 0)
+    return dict(sorted(inv.items()))
+
+
+@dataclass
+class BackupResult:
+    file: Path
+    manifest: Path
+    sha256: str
+    size: int
+    kind: str
+    paths: int = 0
+    pruned: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"file": str(self.file), "manifest": str(self.manifest), "sha256": self.sha256, "size": self.size,
+                "kind": self.kind, "kv_paths": self.paths, "pruned": self.pruned}
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def _finish(directory: Path, name: str, payload: Path, kind: str, extra: dict, retention: int) -> BackupResult:
+    digest = _sha256(payload)
+    size = payload.stat().st_size
+    _write_private(directory / f"{name}.sha256", f"{digest}  {payload.name}\n".encode())
+    manifest = {"format": 1, "kind": kind, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "file": payload.name, "size": size, "sha256": digest, **extra}
+    mpath = directory / f"{name}.manifest.json"
+    _write_private(mpath, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    pruned = apply_retention(directory, retention)
+    return BackupResult(payload, mpath, digest, size, kind, len(extra.get("kv", {})), pruned)
+
+
+def apply_retention(directory: Path, keep: int) -> list[str]:
+    manifests = sorted(directory.glob("vault-*.manifest.json"))
+    removed = []
+    for m in manifests[:-keep] if keep > 0 else []:
+        name = m.name[: -len(".manifest.json")]
+        for f in sorted(directory.glob(f"{name}*")):
+            f.unlink(missing_ok=True)
+            removed.append(f.name)
+    return removed
+
+
+def backup(api: VaultApi, lab, target: VaultTarget, lab_digest: str, *, directory: str | None = None,
+           retention: int | None = None) -> BackupResult:
+    st = api.require_ready()
+    if st.get("storage_type") not in (None, "raft"):
+        raise VaultError(f"Vault uses {st.get('storage_type')} storage: there is no snapshot API",
+                         "seal or stop Vault, then run `homelab vault backup --data-dir DIR` on the Vault host")
+    out = backup_dir(lab, target, directory)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = f"vault-{_stamp()}"
+    inventory = kv_inventory(api)
+    data = api.snapshot()
+    payload = out / f"{name}.snap"
+    _write_private(payload, data)
+    extra = {"vault_version": st.get("version"), "storage_type": st.get("storage_type") or "raft",
+             "lab_digest": lab_digest, "kv_mount": api.kv_mount, "kv": inventory}
+    return _finish(out, name, payload, "raft-snapshot", extra,
+                   retention if retention is not None else lab.backup.vault.retention)
+
+
+def backup_data_dir(lab, target: VaultTarget, lab_digest: str, data_dir: Path, *, directory: str | None = None,
+                    retention: int | None = None, api: VaultApi | None = None) -> BackupResult:
+    """tar.gz of a file-storage (or stopped raft) data directory. Refuses while Vault runs unsealed."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise StateError(f"data directory {data_dir} does not exist")
+    if api is not None and target.address:
+        try:
+            st = api.seal_status()
+        except VaultError:
+            st = None  # not answering: stopped, good
+        if st and st.get("initialized") and not st.get("sealed"):
+            raise VaultError("Vault is running unsealed; a copy of its data directory would not be consistent",
+                             "seal it first (`homelab vault seal`) or stop the service, then back up")
+    out = backup_dir(lab, target, directory)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = f"vault-{_stamp()}"
+    payload = out / f"{name}.tar.gz"
+    fd = os.open(payload, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        tar.add(str(data_dir), arcname="data")
+    extra = {"storage_type": "file", "lab_digest": lab_digest, "data_dir": str(data_dir)}
+    return _finish(out, name, payload, "data-dir-tar", extra,
+                   retention if retention is not None else lab.backup.vault.retention)
+
+
+def load_manifest(path: Path) -> tuple[dict, Path]:
+    """Read a manifest (or the manifest beside a .snap/.tar.gz) and verify the payload's checksum."""
+    path = Path(path)
+    if not path.name.endswith(".manifest.json"):
+        stem = path.name
+        for suffix in (".snap", ".tar.gz"):
+            if stem.endswith(suffix):
+                stem = stem[: -len(suffix)]
+        path = path.with_name(f"{stem}.manifest.json")
+    if not path.exists():
+        raise BackupIntegrityError(f"manifest {path} does not exist", "pass the .manifest.json of the backup")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise BackupIntegrityError(f"manifest {path} is not readable JSON") from None
+    payload = path.with_name(manifest.get("file", ""))
+    if not payload.is_file():
+        raise BackupIntegrityError(f"backup file {payload} is missing")
+    size = payload.stat().st_size
+    digest = _sha256(payload)
+    if size != manifest.get("size") or digest != manifest.get("sha256"):
+        raise BackupIntegrityError(f"backup file {payload.name} does not match its manifest "
+                                   f"(sha256 or size differs); refusing to restore it",
+                                   "the file is corrupt or was changed; use another backup")
+    side = payload.with_name(payload.name.replace(".snap", "").replace(".tar.gz", "") + ".sha256")
+    if side.exists() and side.read_text().split()[0] != digest:
+        raise BackupIntegrityError(f"{side.name} does not match {payload.name}", "use another backup")
+    return manifest, payload
+
+
+@dataclass
+class RestoreResult:
+    file: Path
+    verified_paths: int
+    temporary_init: bool
+
+    def to_json(self) -> dict:
+        return {"file": str(self.file), "verified_paths": self.verified_paths,
+                "temporary_init": self.temporary_init}
+
+
+def restore(target: VaultTarget, lab, manifest_path: Path, *, current_api: VaultApi | None,
+            backup_keys: dict, factory=None) -> RestoreResult:
+    """Restore a raft snapshot into the Vault at target.
+
+    current_api: a token valid on the Vault as it is now (None: the Vault must be uninitialised; a
+    temporary 1-of-1 init is done and thrown away). backup_keys: the keys file content of the backed
+    up Vault (unseal keys + root token or admin credentials), needed once the snapshot is in.
+    """
+    from homelab.engines.vault import hvac_client
+    from homelab.ops.vault_context import register_secrets
+    from homelab.ops.vault_init import unseal
+
+    factory = factory or hvac_client
+    manifest, payload = load_manifest(manifest_path)
+    if manifest.get("kind") != "raft-snapshot":
+        raise VaultError(f"{payload.name} is a {manifest.get('kind')} backup, not a raft snapshot",
+                         "stop Vault and extract it into the data directory (tar -xzf) instead")
+    anon = VaultApi(target.address, verify=target.verify, factory=factory, kv_mount=lab.vault.kv_mount)
+    st = anon.seal_status()
+    temporary = False
+    if not st.get("initialized"):
+        resp = anon.initialize(1, 1)
+        register_secrets(resp)
+        anon.submit_unseal_key(resp["keys"][0])
+        anon.wait_active()
+        current_api = anon.with_token(resp["root_token"])
+        temporary = True
+    elif current_api is None:
+        from homelab.engines.vault import VaultTokenError
+
+        raise VaultTokenError("no token for the Vault being restored into",
+                              "pass --current-keys-file (its keys file) or set VAULT_TOKEN")
+    else:
+        current_api.require_ready()
+    current_api.restore_snapshot(payload.read_bytes(), force=True)
+    # The snapshot carries its own keyring: the node seals itself and needs the backed-up keys.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        st = anon.seal_status()
+        if st.get("sealed"):
+            break
+        if _token_works(anon, backup_keys):
+            break
+        time.sleep(0.3)
+    if anon.seal_status().get("sealed"):
+        unseal(target, keys=list(backup_keys.get("keys") or []), factory=factory)
+    anon.wait_active()
+    api = _api_from_keys(anon, backup_keys)
+    found = kv_inventory(api)
+    expected = manifest.get("kv") or {}
+    if found != expected:
+        missing = sorted(set(expected) - set(found))
+        differ = sorted(p for p in expected if p in found and found[p] != expected[p])
+        raise RestoreVerificationError(
+            f"restored data does not match the manifest: {len(missing)} path(s) missing, "
+            f"{len(differ)} with another version" + (f" (e.g. {(missing or differ)[0]})" if missing or differ else ""))
+    return RestoreResult(payload, len(found), temporary)
+
+
+def _api_from_keys(anon: VaultApi, keys: dict) -> VaultApi:
+    admin = keys.get("admin") or {}
+    if admin.get("user") and admin.get("password"):
+        return anon.with_token(anon.login_userpass(admin["user"], admin["password"]))
+    if keys.get("root_token"):
+        return anon.with_token(keys["root_token"])
+    from homelab.engines.vault import VaultTokenError
+
+    raise VaultTokenError("the backed-up Vault's keys file has no root token or admin credentials")
+
+
+def _token_works(anon: VaultApi, keys: dict) -> bool:
+    """True once the backed-up Vault's credentials work (the snapshot is in and the Vault unsealed)."""
+    try:
+        return _api_from_keys(anon, keys).token_valid()
+    except VaultError:
+        return False

@@ -1,0 +1,133 @@
+"""Vault: the server config for the real Vault VM and one policy file per lab policy (pure).
+
+`policy_hcl(lab, name)` is the single source of a policy's text: `homelab render` writes it to
+`vault/policies/<name>.hcl` and `homelab vault configure` sends exactly the same text to Vault, so a
+second configure compares byte for byte and changes nothing.
+
+KV v2 mapping (platform-facts §7.2). A rule `{secrets: P, capabilities: C}` becomes:
+
+- `<mount>/data/P`      with C ∩ {create, read, update, patch, delete} (the secret's values),
+- `<mount>/metadata/P`  with `list` if C has list, `read` if C has read, `delete` if C has delete
+                        (version history and key listing; never the values),
+- `<mount>/delete/P` and `<mount>/undelete/P` with `update` only when C has delete (soft delete of
+  chosen versions). `destroy/` is never granted by a `secrets:` rule (permanent; use a raw `path:`).
+- `deny` in C denies both the data and the metadata path.
+
+A rule `{path: P, capabilities: C}` is written as is. Paths are sorted and duplicate paths merged
+(union of capabilities), so reordering rules in the lab changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from homelab.render.base import RenderedFile, header
+from homelab.spec.models.vault import CAPABILITIES
+
+DATA_CAPS = ("create", "read", "update", "patch", "delete")
+METADATA_CAPS = ("list", "read", "delete")
+
+
+def _order(caps: Iterable[str]) -> list[str]:
+    caps = set(caps)
+    if "deny" in caps:
+        return ["deny"]
+    return [c for c in CAPABILITIES if c in caps]
+
+
+def policy_paths(mount: str, policy) -> dict[str, list[str]]:
+    """Vault API path -> capabilities (canonical order) for one lab policy."""
+    paths: dict[str, set[str]] = {}
+
+    def add(path: str, caps: Iterable[str]) -> None:
+        caps = set(caps)
+        if caps:
+            paths.setdefault(path, set()).update(caps)
+
+    for rule in policy.rules:
+        caps = set(rule.capabilities)
+        if rule.path is not None:
+            add(rule.path, caps)
+            continue
+        if rule.secrets is None:  # the model allows both to be None; a check reports it
+            continue
+        sub = rule.secrets.strip("/")
+        if "deny" in caps:
+            add(f"{mount}/data/{sub}", ["deny"])
+            add(f"{mount}/metadata/{sub}", ["deny"])
+            continue
+        add(f"{mount}/data/{sub}", caps & set(DATA_CAPS))
+        meta = {"list"} & caps | {"read"} & caps | {"delete"} & caps
+        add(f"{mount}/metadata/{sub}", meta)
+        if "delete" in caps:
+            add(f"{mount}/delete/{sub}", ["update"])
+            add(f"{mount}/undelete/{sub}", ["update"])
+    return {p: _order(paths[p]) for p in sorted(paths)}
+
+
+def policy_hcl(lab, name: str) -> str:
+    """The exact text of policy `name` (what `render` writes and `vault configure` uploads)."""
+    from homelab.render.hcl import Attribute, Block, Comment, dumps
+
+    policy = lab.vault.policies[name]
+    items: list = []
+    desc = " ".join(policy.description.split())
+    items.append(Comment(f'Policy "{name}"' + (f": {desc}" if desc else "")))
+    for path, caps in policy_paths(lab.vault.kv_mount, policy).items():
+        items.append(Block("path", [path], [Attribute("capabilities", caps)]))
+    return dumps(items, header=header().rstrip("\n"))
+
+
+def _server_host_port(doc) -> tuple[str, int]:
+    lab = doc.lab
+    port = 8200
+    host = None
+    if lab.vault.address.startswith(("http://", "https://")):
+        parts = urlsplit(lab.vault.address)
+        host = parts.hostname
+        port = parts.port or 8200
+    if lab.vault.server:
+        vm = doc.inventory.by_name.get(lab.vault.server)
+        host = vm.fqdn if vm is not None else f"{lab.vault.server}.{lab.network.domain}"
+    return host or "vault", port
+
+
+def server_config_hcl(doc) -> str:
+    """`vault.hcl` for HashiCorp Vault (lab.vault.version) on the Vault VM (platform-facts §7.1)."""
+    from homelab.render.hcl import Attribute, Blank, Block, Comment, dumps
+
+    lab = doc.lab
+    v = lab.vault
+    host, port = _server_host_port(doc)
+    tls = v.tls.ca != "none"
+    scheme = "https" if tls else "http"
+    items: list = [Comment(f"HashiCorp Vault {v.version} on {host} ({v.storage} storage)")]
+    items += [Attribute("ui", True),
+              Attribute("api_addr", f"{scheme}://{host}:{port}"),
+              Attribute("cluster_addr", f"{scheme}://{host}:{port + 1}")]
+    if v.storage == "raft":
+        items.append(Attribute("disable_mlock", True))  # strongly recommended with integrated storage
+        storage = Block("storage", ["raft"], [Attribute("path", "/opt/vault/raft"),
+                                               Attribute("node_id", lab.vault.server or "vault")])
+    else:
+        storage = Block("storage", ["file"], [Attribute("path", "/opt/vault/data")])
+    items += [Blank(), storage]
+    listener = [Attribute("address", f"0.0.0.0:{port}"), Attribute("cluster_address", f"0.0.0.0:{port + 1}")]
+    if tls:
+        listener += [Attribute("tls_cert_file", v.tls.cert_file), Attribute("tls_key_file", v.tls.key_file),
+                     Attribute("tls_min_version", "tls12")]
+    else:
+        listener.append(Attribute("tls_disable", True))
+    items.append(Block("listener", ["tcp"], listener))
+    return dumps(items, header=header().rstrip("\n"))
+
+
+def render(doc) -> Iterable[RenderedFile]:
+    lab = doc.lab
+    files = []
+    if lab.vault.server or lab.vault.address != "embedded":
+        files.append(RenderedFile("vault/config/vault.hcl", server_config_hcl(doc)))
+    for name in sorted(lab.vault.policies):
+        files.append(RenderedFile(f"vault/policies/{name}.hcl", policy_hcl(lab, name)))
+    return files

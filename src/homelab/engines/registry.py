@@ -95,7 +95,7 @@ def vault_secret_reader(doc, state_dir):
         got = cache["api"].kv_read(path)
         if got is None or field not in got[0]:
             raise EngineError(f"Vault has no value for {path}#{field}",
-                              f"set it with `homelab secrets set {path}` (or generate it with the vault layer)")
+                              f"set it with `homelab secrets put {path}` (or generate it with the vault layer)")
         value = Secret(got[0][field])
         REDACTOR.add(value)
         return value

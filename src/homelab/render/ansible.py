@@ -127,9 +127,12 @@ def group_vars_k8s(doc) -> dict | None:
     if not k3s:
         return None
     label_key, _, label_value = k3s.gpu.label.partition("=")
+    first = doc.inventory.by_name.get(k3s.servers[0])
+    # No api_endpoint declared: the first server's address (its bare name may not resolve on the controller).
+    endpoint = k3s.api_endpoint or (first.ip if first is not None and first.ip else k3s.servers[0])
     return {
         "k3s_version": k3s.version,
-        "k3s_api_endpoint": k3s.api_endpoint or k3s.servers[0],
+        "k3s_api_endpoint": endpoint,
         "k3s_tls_sans": list(k3s.tls_sans),
         "k3s_disable": list(k3s.disable),
         "k3s_flannel_backend": k3s.flannel_backend,

@@ -13,7 +13,7 @@ import typer
 from homelab.cli._output import FormatOption, check_format, emit, load_or_exit, print_diagnostics
 from homelab.cli.plan import StateDirOption, open_lab_session, show_plan
 
-FileOption = typer.Option("homelab.yaml", "--file", "-f", help="The lab file.")
+FileOption = typer.Option("homelab.yaml", "--lab", "-l", "--file", help="The lab file.")
 
 
 def commit_edit(doc, new_text: str, *, summary: str, render: bool, out: str | None, state_dir: str | None,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import REFERENCE, ROOT
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "examples" / "reference" / "homelab.yaml"
 
 RENDERED = ROOT / "examples" / "reference" / "rendered"
 

@@ -205,7 +205,21 @@ class Sandbox:
             (self.workdir / "sandbox.json").unlink(missing_ok=True)
 
     # -- pieces ----------------------------------------------------------------------------------
+    def _subnet_in_use(self) -> str | None:
+        net = ipaddress.IPv4Network(self.subnet)
+        for line in _run(["ip", "-o", "-4", "addr", "show"], check=False).stdout.splitlines():
+            parts = line.split()
+            if "inet" in parts:
+                iface = ipaddress.IPv4Interface(parts[parts.index("inet") + 1])
+                if iface.network.overlaps(net):
+                    return parts[1]
+        return None
+
     def _network(self) -> None:
+        busy = self._subnet_in_use()
+        if busy:
+            raise SandboxError(f"the test subnet {self.subnet} is already in use on this machine (interface {busy})",
+                               "another sandbox is running: stop it, or use another index/subnet")
         _run(["ip", "netns", "add", self.switch_ns])
         _run(["ip", "-n", self.switch_ns, "link", "add", "br0", "type", "bridge"])
         _run(["ip", "-n", self.switch_ns, "link", "set", "br0", "up"])

@@ -72,6 +72,24 @@ def is_plan_file(path: str) -> bool:
         return False
 
 
+def _plan_lab_file(plan, plan_path: str) -> str:
+    """The lab file a saved plan was made from. The plan records it as given to `homelab plan`
+    (relative to where that ran); from another directory, look beside the rendered repository (the
+    default) and beside the plan file. Whatever is found must still match the plan's digest."""
+    from homelab.errors import UsageError
+
+    recorded = Path(plan.lab_file)
+    if recorded.is_file():
+        return plan.lab_file
+    if not recorded.is_absolute():
+        for base in (Path(plan.workdir), Path(plan_path).parent):
+            candidate = base / recorded.name
+            if candidate.is_file():
+                return str(candidate)
+    raise UsageError(f"the plan {plan_path} was made from {plan.lab_file}, which is not here",
+                     "run `homelab apply` from the directory `homelab plan` ran in, or make a new plan here")
+
+
 def confirm(yes: bool) -> None:
     from homelab.errors import UsageError
 
@@ -149,6 +167,7 @@ def register(app: typer.Typer) -> None:
         """Apply a saved plan (PLAN.json), or plan the lab and apply it after confirmation."""
         check_format(fmt)
         from homelab.cli._output import load_or_exit
+        from homelab.cli.up import check_clean
 
         if is_plan_file(file):
             from homelab.errors import UsageError
@@ -159,11 +178,13 @@ def register(app: typer.Typer) -> None:
             except OSError as exc:
                 raise UsageError(f"cannot read the plan {file}: {exc.strerror}") from None
             plan = Plan.loads(text)
-            doc = load_or_exit(plan.lab_file, fmt)
+            doc = load_or_exit(_plan_lab_file(plan, file), fmt)
+            check_clean(doc, fmt)
             session = open_lab_session(doc, state_dir=state_dir, workdir=out or plan.workdir)
             saved = True
         else:
             doc = load_or_exit(file, fmt)
+            check_clean(doc, fmt)
             session = open_lab_session(doc, state_dir=state_dir, workdir=out)
             plan = session.plan()
             saved = False

@@ -69,6 +69,9 @@ def register(app: typer.Typer) -> None:
         try:
             check_format(fmt)
             doc = load_lab(file)
+            from homelab.cli.up import check_clean
+
+            check_clean(doc, fmt)  # never plan a lab `check` rejects (duplicate IPs, unknown refs, ...)
             session = open_lab_session(doc, state_dir=state_dir, workdir=out)
             try:
                 result = session.plan()

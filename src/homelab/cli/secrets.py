@@ -44,14 +44,17 @@ def _read_values(fields: list[str], as_json: bool) -> dict:
             data = json.loads(sys.stdin.read())
         except ValueError:
             raise UsageError("stdin is not a JSON object", 'pipe e.g. {"field": "value"}') from None
-        if not isinstance(data, dict) or not all(isinstance(v, str | int | float) for v in data.values()):
+        if not isinstance(data, dict) or not all(isinstance(v, str | int | float | bool) for v in data.values()):
             raise UsageError("stdin must be a JSON object of field names to string values")
         wanted = fields or sorted(data)
         missing = [f for f in wanted if f not in data]
         if missing:
             raise UsageError(f"field(s) {', '.join(missing)} not in the JSON on stdin")
-        for f in wanted:
-            values[f] = Secret(str(data[f]))
+        for f in wanted:  # numbers and booleans as JSON writes them ("true", not Python's "True")
+            v = data[f]
+            values[f] = Secret(v if isinstance(v, str) else json.dumps(v))
+            if not values[f].reveal():
+                raise UsageError(f"empty value for {f}")
     else:
         if not fields:
             raise UsageError("name the fields to set", "homelab secrets put apps/plex claim_token")

@@ -44,6 +44,19 @@ class RestoreVerificationError(VaultError):
     """After a restore the data does not match the manifest."""
 
 
+def _make_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not out.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(out))
+    except OSError as exc:
+        from homelab.errors import UsageError
+
+        why = "it is not a directory" if out.exists() and not out.is_dir() else exc.strerror or exc
+        raise UsageError(f"cannot write backups to {out}: {why}",
+                         "pass --dir (or set backup.vault.directory) to a writable directory") from None
+
+
 def backup_dir(lab, target: VaultTarget, directory: str | None = None) -> Path:
     raw = directory or lab.backup.vault.directory
     p = Path(raw)
@@ -126,7 +139,7 @@ def backup(api: VaultApi, lab, target: VaultTarget, lab_digest: str, *, director
         raise VaultError(f"Vault uses {st.get('storage_type')} storage: there is no snapshot API",
                          "seal or stop Vault, then run `homelab vault backup --data-dir DIR` on the Vault host")
     out = backup_dir(lab, target, directory)
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _make_dir(out)
     name = f"vault-{_stamp()}"
     inventory = kv_inventory(api)
     data = api.snapshot()
@@ -153,7 +166,7 @@ def backup_data_dir(lab, target: VaultTarget, lab_digest: str, data_dir: Path, *
             raise VaultError("Vault is running unsealed; a copy of its data directory would not be consistent",
                              "seal it first (`homelab vault seal`) or stop the service, then back up")
     out = backup_dir(lab, target, directory)
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _make_dir(out)
     name = f"vault-{_stamp()}"
     payload = out / f"{name}.tar.gz"
     fd = os.open(payload, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -226,9 +226,15 @@ def up(state_dir: Path, *, audit: bool = True, timeout: float = 60.0) -> ServerI
         address = running_address(state_dir)
         if address:
             return ServerInfo(address, pid, False, vdir)
-    vdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(vdir, 0o700)
-    (vdir / "data").mkdir(exist_ok=True, mode=0o700)
+    try:
+        vdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(vdir, 0o700)
+        (vdir / "data").mkdir(exist_ok=True, mode=0o700)
+    except OSError as exc:
+        from homelab.errors import UsageError
+
+        raise UsageError(f"cannot create the embedded Vault's directory {vdir}: {exc.strerror or exc}",
+                         "pass --state-dir (or set HOMELAB_STATE_DIR) to a writable directory") from None
     for stale in (PIDFILE, ADDRFILE):
         (vdir / stale).unlink(missing_ok=True)
     binary = find_bao()

@@ -124,6 +124,8 @@ def readme(doc) -> str:
         shares=vault.init.shares,
         threshold=vault.init.threshold,
         policies=sorted(vault.policies),
+        users=[(u.name, ",".join(sorted(u.policies)), u.token_ttl, u.token_max_ttl)
+               for u in sorted(vault.users, key=lambda u: u.name)] if "userpass" in vault.auth else [],
         tf_envs=[e for e in envs if e != "vault" or not vault.server] if vault.server else envs,
         argocd_steps=_argocd_steps(doc),
         repo_url=gitops.repo_url if gitops else "",

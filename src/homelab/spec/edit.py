@@ -175,8 +175,14 @@ class LabEditor:
 def write_atomic(path: str | os.PathLike, text: str) -> None:
     """Write text to path atomically (temp file in the same directory, fsync, rename); keep the mode."""
     p = Path(path)
-    mode = p.stat().st_mode & 0o777 if p.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
+    if p.is_dir():
+        raise UsageError(f"cannot write {p}: it is a directory", "give a file name, e.g. plan.json")
+    try:
+        mode = p.stat().st_mode & 0o777 if p.exists() else 0o644
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
+    except OSError as exc:
+        raise UsageError(f"cannot write {p}: {exc.strerror or exc}",
+                         f"check that {p.parent} exists and is a writable directory") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
@@ -184,6 +190,10 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, p)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(f"cannot write {p}: {exc.strerror or exc}",
+                         f"check the permissions of {p} and {p.parent} and the free space") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -65,7 +65,11 @@ def read_text(path: str | os.PathLike, display: str | None = None) -> tuple[str,
         if size > MAX_BYTES:
             raise LoadError([_diag("file-too-large", f"{name} is {size} bytes; a lab file is at most {MAX_BYTES}",
                                    name, 0, 0, "is this the right file? a 1,000-VM lab is about 150 KiB")])
-        raw = p.read_bytes()
+        if p.is_file():
+            raw = p.read_bytes()
+        else:  # a device or a pipe has no size: read a bounded amount (/dev/zero never ends)
+            with p.open("rb") as fh:
+                raw = fh.read(MAX_BYTES + 1)
     except PermissionError:
         raise LoadError([_diag("file-unreadable", f"{name} cannot be read (permission denied)", name, 0, 0,
                                "check the file's permissions")]) from None
@@ -76,8 +80,8 @@ def read_text(path: str | os.PathLike, display: str | None = None) -> tuple[str,
 
 def decode(raw: bytes, name: str) -> str:
     if len(raw) > MAX_BYTES:
-        raise LoadError([_diag("file-too-large", f"{name} is {len(raw)} bytes; a lab file is at most {MAX_BYTES}",
-                               name, 0, 0, "is this the right file?")])
+        raise LoadError([_diag("file-too-large", f"{name} is larger than {MAX_BYTES} bytes, the most a lab file "
+                               "may be", name, 0, 0, "is this the right file?")])
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         raise LoadError([_diag("file-not-text", f"{name} is a binary file, not YAML (NUL byte on line {line})",

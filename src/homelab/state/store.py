@@ -177,6 +177,12 @@ class StateStore:
         except sqlite3.DatabaseError as exc:
             raise StateError(f"cannot open the state database {self.path}: {exc}",
                              "is it a homelab state file? restore it from a backup or move it away") from None
+        except OSError as exc:  # the state directory is a file, below a file, or not writable
+            from homelab.errors import UsageError
+
+            why = "it is not a directory" if self.dir.exists() and not self.dir.is_dir() else exc.strerror or exc
+            raise UsageError(f"cannot use {self.dir} as the state directory: {why}",
+                             "pass --state-dir (or set HOMELAB_STATE_DIR) to a writable directory") from None
 
     def close(self) -> None:
         with self._mutex:

@@ -1,12 +1,27 @@
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from homelab.spec.types import Model
 
-Cron = str
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-]+$")
+_CRON_MACRO = re.compile(r"^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$")
+
+
+def _cron(value: Any) -> str:
+    """Five-field cron (minute hour day-of-month month day-of-week) or a @daily-style macro: what
+    systemd/cron helpers and Velero's Schedule (robfig/cron) accept."""
+    fields = value.split()
+    if _CRON_MACRO.match(value.strip()) or (len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)):
+        return value
+    raise ValueError(f"{value!r} is not a cron schedule: give five fields (minute hour day month weekday), "
+                     "e.g. '0 3 * * *', or @daily")
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
 
 
 class VaultBackup(Model):

@@ -1,10 +1,23 @@
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from homelab.spec.types import Model
+
+_SAN_RE = re.compile(r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:.]+$")
+
+
+def _san(value: Any) -> str:
+    """A certificate SAN for the K3s API: a DNS name (optionally `*.`) or an IPv4/IPv6 address."""
+    if not isinstance(value, str) or not _SAN_RE.match(value):
+        raise ValueError(f"{value!r} is not a DNS name or IP address, e.g. cp.lab.example.org or 192.168.10.71")
+    return value
+
+
+San = Annotated[str, AfterValidator(_san)]
 
 
 class GpuNodes(Model):
@@ -24,10 +37,11 @@ class K3s(Model):
     version: str = Field(default="v1.33.4+k3s1", pattern=r"^v\d+\.\d+\.\d+\+k3s\d+$")
     servers: list[str] = Field(min_length=1, description="VM names of the control-plane nodes.")
     agents: list[str] = Field(default_factory=list, description="VM names of the worker nodes.")
-    api_endpoint: str | None = Field(
+    api_endpoint: San | None = Field(
         default=None, description="DNS name (or IP) clients use for the API, e.g. cp.lab.example.org."
     )
-    tls_sans: list[str] = Field(default_factory=list, description="Extra SANs for the API certificate.")
+    tls_sans: list[San] = Field(
+        default_factory=list, description="Extra SANs for the API certificate.")
     cni: Literal["flannel"] = "flannel"
     flannel_backend: Literal["vxlan", "host-gw", "wireguard-native", "none"] = "vxlan"
     disable: list[str] = Field(

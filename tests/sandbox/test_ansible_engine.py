@@ -15,7 +15,9 @@ def project(tmp_path, sandbox3):
     proj = tmp_path / "ansible"
     (proj / "playbooks").mkdir(parents=True)
     (proj / "ansible.cfg").write_text("[defaults]\ninventory = inventory.yml\nhost_key_checking = False\n"
-                                      "interpreter_python = /usr/bin/python3\n")
+                                      "interpreter_python = /usr/bin/python3\n"
+                                      "[ssh_connection]\n"
+                                      "ssh_args = -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no\n")
     hosts = {name: {"ansible_host": h.ip, "ansible_user": "root"} for name, h in sandbox3.hosts.items()}
     hosts["ghost"] = {"ansible_host": "10.213.1.99", "ansible_user": "root"}
     import json

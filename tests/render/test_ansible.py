@@ -35,10 +35,8 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -573,40 +571,6 @@ def hashi_vault_collections() -> Path:
     manifest = json.loads(manifest_file.read_text())
     assert manifest["collection_info"]["version"] == HASHI_VAULT_VERSION
     return cache
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def openbao_dev(tmp_path):
-    """A real OpenBao dev server (KV v2 at secret/) on 127.0.0.1, stopped by its PID afterwards."""
-    import hvac
-
-    port, root = _free_port(), "root-" + secrets.token_hex(8)
-    log = (tmp_path / "bao.log").open("w")
-    proc = subprocess.Popen([tool("bao"), "server", "-dev", f"-dev-root-token-id={root}",
-                             f"-dev-listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
-    addr = f"http://127.0.0.1:{port}"
-    client = hvac.Client(url=addr, token=root)
-    try:
-        for _ in range(100):
-            try:
-                if client.sys.read_seal_status()["sealed"] is False:
-                    break
-            except Exception:  # noqa: BLE001 - not listening yet
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"OpenBao did not start: {(tmp_path / 'bao.log').read_text()}")
-        yield addr, root, client
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 VAULT_PLAY = """---

@@ -22,7 +22,8 @@ REFERENCE_LAB = ROOT / "examples" / "reference" / "homelab.yaml"
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for a `homelab` child: no ambient Vault/homelab settings, never the lab's real address."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "HOMELAB_", "BAO_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VAULT_", "HOMELAB_", "BAO_")) or k.startswith("HOMELAB_NETGUARD")}
     env.update(extra)
     return env
 

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 
 
 def env_for(state: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "HOMELAB_", "BAO_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VAULT_", "HOMELAB_", "BAO_")) or k.startswith("HOMELAB_NETGUARD")}
     env.update({"HOMELAB_STATE_DIR": str(state), "HOMELAB_VAULT_ADDR": "embedded", "NO_COLOR": "1"})
     return env
 
@@ -42,7 +43,7 @@ def test_up_applies_the_vault_layer_for_real_then_plans_drift_from_live_facts(tm
 
         r = homelab(["up", str(LAB), "--out", str(tmp_path / "out"), "-y"], env, tmp_path)
         assert r.returncode == 0, r.stderr
-        assert "Apply complete: 19 applied, 0 failed, 83 skipped (engine not available), 0 blocked." in r.stdout
+        assert "Apply complete: 21 applied, 0 failed, 83 skipped (engine not available), 0 blocked." in r.stdout
         assert "skipped: terraform not configured: proxmox.endpoint is not set — 22 resource(s) not applied" \
             in r.stderr
 

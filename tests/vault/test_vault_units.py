@@ -33,7 +33,7 @@ from homelab.secrets import REDACTOR
 @pytest.fixture
 def no_env(monkeypatch):
     for name in list(os.environ):
-        if name.startswith(("HOMELAB_", "VAULT_")):
+        if name.startswith(("HOMELAB_", "VAULT_")) and not name.startswith("HOMELAB_NETGUARD"):
             monkeypatch.delenv(name)
 
 

@@ -31,12 +31,17 @@ What is applied for which address (the planner's addresses, see plan/address.py)
   cluster, the apply stops with that instruction instead of waiting for CRDs that will never come.
   YAML documents that are not Kubernetes objects (Helm values files) are skipped.
 - `argocd_app.<ns>/<name>` — `k8s/apps/<ns>/<name>.yaml`; `argocd_app.platform/<name>` —
-  `k8s/platform/<name>.yaml` (or the directory `k8s/platform/<name>/`). A delete removes the objects of
-  that file (or, when it is gone, the Application `<name>` in ArgoCD's namespace).
+  `k8s/platform/<name>.yaml` (or the directory `k8s/platform/<name>/`, or else the Applications of
+  `k8s/platform/<name>-*.yaml`: one component rendered as several Applications, e.g. democratic-csi's
+  iscsi and nfs drivers). A delete removes the objects of that file (or, when it is gone, the Application
+  `<name>` in ArgoCD's namespace); a create/update of an address with no rendered file is an error
+  ("run homelab render"), never a bare Application.
 
 Facts: `argocd_app.*` -> {namespace (destination), sync, health, revision, operation} read from the
-Application's `.status` (argoproj.io/v1alpha1); `argocd_bootstrap.<ns>` -> {namespace} when ArgoCD's
-namespace exists and its Application CRD is served. A missing object is absent from the facts.
+Application's `.status` (argoproj.io/v1alpha1; several Applications of one address: the worst sync and
+health, in ArgoCD's own health order); `argocd_bootstrap.<ns>` -> {namespace} when ArgoCD's namespace
+exists and its Application CRD is served. A missing object is absent from the facts — and as both types
+are in `fact_types`, the planner reads that as "not live" (create), not as "plan from state".
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from homelab.engines.base import ApplyResult, Change, EngineContext, EngineStatus
@@ -435,6 +441,8 @@ class KubernetesEngine:
     poll_interval: float = 1.0
     sleep: Callable[[float], None] = time.sleep
     name: str = field(default="kubernetes", init=False)
+    # read_facts reports every live Application / bootstrap it is asked about: absence means "not live"
+    fact_types: ClassVar[frozenset[str]] = frozenset({"argocd_app", "argocd_bootstrap"})
 
     # -------------------------------------------------------------------- plumbing
     def _argocd(self, ctx: EngineContext):
@@ -487,14 +495,14 @@ class KubernetesEngine:
                 if argocd_served and client.get("v1", "Namespace", ns) is not None:
                     facts[address] = {"namespace": ns}
             elif kind == "argocd_app" and argocd_served:
+                found = []
                 for obj in self._app_objects(ctx, name, argo_ns):
                     if obj["kind"] != "Application":
                         continue
                     meta = obj["metadata"]
-                    live = client.get(obj["apiVersion"], "Application", meta["name"], meta.get("namespace"))
-                    if live is not None:
-                        facts[address] = application_facts(live)
-                    break
+                    found.append(client.get(obj["apiVersion"], "Application", meta["name"], meta.get("namespace")))
+                if found and all(live is not None for live in found):  # one missing: not (fully) live
+                    facts[address] = worst_facts([application_facts(live) for live in found])
         return facts
 
     @staticmethod
@@ -517,6 +525,9 @@ class KubernetesEngine:
                                           hint="run `homelab render` first")
                 elif kind == "argocd_app":
                     objects = self._app_objects(ctx, name, argo_ns)
+                    if change.action != "delete" and not self._rendered(ctx, name):
+                        raise EngineError(f"{change.address} has no rendered manifest in k8s/",
+                                          hint="run `homelab render` first")
                 else:
                     raise EngineError(f"the kubernetes engine cannot apply {change.address}")
                 if change.action == "delete":
@@ -537,14 +548,33 @@ class KubernetesEngine:
     def _existing(self, ctx: EngineContext, rels: list[str]) -> list[Path]:
         return [Path(ctx.workdir) / r for r in rels if (Path(ctx.workdir) / r).exists()]
 
-    def _app_objects(self, ctx: EngineContext, name: str, argo_ns: str) -> list[dict]:
+    @staticmethod
+    def _app_files(ctx: EngineContext, name: str) -> tuple[list[Path], bool]:
+        """(files, applications only) of an argocd_app address; ([], False) when nothing is rendered."""
         ns, _, app = name.partition("/")
         base = Path(ctx.workdir) / "k8s"
         candidates = ([base / "platform" / f"{app}.yaml", base / "platform" / app] if ns == "platform" else
                       [base / "apps" / ns / f"{app}.yaml", base / "apps" / ns / app])
         for c in candidates:
             if c.exists():
-                return load_manifests([c])
+                return [c], False
+        if ns == "platform" and (base / "platform").is_dir():
+            return sorted((base / "platform").glob(f"{app}-*.yaml")), True
+        return [], False
+
+    def _rendered(self, ctx: EngineContext, name: str) -> bool:
+        files, only_apps = self._app_files(ctx, name)
+        return bool(files) and (not only_apps or any(o["kind"] == "Application" for o in load_manifests(files)))
+
+    def _app_objects(self, ctx: EngineContext, name: str, argo_ns: str) -> list[dict]:
+        ns, _, app = name.partition("/")
+        files, only_apps = self._app_files(ctx, name)
+        if files:
+            objects = load_manifests(files)
+            if only_apps:
+                objects = [o for o in objects if o["kind"] == "Application"]
+            if objects:
+                return objects
         # not rendered (e.g. removed from the lab): the Application by its name in ArgoCD's namespace
         return [{"apiVersion": f"{ARGOCD_GROUP}/{ARGOCD_VERSION}", "kind": "Application",
                  "metadata": {"name": app, "namespace": argo_ns}}]
@@ -650,6 +680,19 @@ def _summary(done: list[ObjectResult]) -> str:
     for r in done:
         counts[r.action] = counts.get(r.action, 0) + 1
     return ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
+
+
+SYNC_ORDER = ("Synced", "OutOfSync", "Unknown")
+HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")  # ArgoCD's healthOrder
+
+
+def worst_facts(facts: list[dict]) -> dict:
+    """One address, several Applications: the first one's facts with the worst sync and health."""
+    out = dict(facts[0])
+    for key, order in (("sync", SYNC_ORDER), ("health", HEALTH_ORDER)):
+        values = [f.get(key, "Unknown") for f in facts]
+        out[key] = max(values, key=lambda v: order.index(v) if v in order else len(order))
+    return out
 
 
 def application_facts(app: dict) -> dict:

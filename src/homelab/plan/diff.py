@@ -19,6 +19,16 @@ Pure function of its inputs. For each desired resource:
   - else `no-op` ("unchanged since it was applied (serial 7)").
 * a resource that is no-op/update but sits on a machine being created or replaced (`rebuild_with`)
   → `replace` ("proxmox_vm.kube01 is replaced: a new machine").
+* an ArgoCD application read live (`argocd_app.*`; the kubernetes engine reports the Application's
+  `sync`, `health`, `revision` and last `operation` phase) — see `argocd_status`:
+  - sync is not `Synced` (OutOfSync, Unknown) → `update` ("ArgoCD reports OutOfSync (revision abc123)");
+    apply server-side-applies the Application again, restoring homelab's spec (sync policy, sources);
+  - health alone never makes an update: Degraded (a crash-looping workload), Missing or Unknown is
+    not fixed by applying the same Application again or by a re-sync of the same revision — it is
+    shown in the reason ("Synced in ArgoCD but Degraded: applying again will not fix it") and the
+    text plan lists it; Progressing and Suspended are informational;
+  - Synced and Healthy → `no-op` ("Synced and Healthy in ArgoCD").
+  The status keys are added to `before`, so the JSON plan carries them.
 In state but not desired → `delete` ("no longer in <lab file>").
 """
 
@@ -33,6 +43,36 @@ from homelab.plan.model import LayerStatus, PlannedChange
 
 def _fmt(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+ARGOCD_KEYS = ("sync", "health", "revision", "operation")
+ARGOCD_ATTENTION = ("Degraded", "Missing", "Unknown")  # health that needs a person, not an apply
+
+
+def _short(revision) -> str:
+    text = str(revision)
+    return text[:7] if len(text) == 40 and all(ch in "0123456789abcdef" for ch in text) else text
+
+
+def argocd_status(live: dict) -> tuple[bool, str] | None:
+    """(needs an update, what ArgoCD reports) for an argocd_app's live facts; None when the facts carry
+    no ArgoCD status. Only `sync` decides an update: the kubernetes engine applies the Application, so
+    an OutOfSync (or Unknown) sync is something apply acts on; a bad health alone is not (see above)."""
+    if "sync" not in live and "health" not in live:
+        return None
+    sync, health = live.get("sync") or "Unknown", live.get("health") or "Unknown"
+    revision = f" (revision {_short(live['revision'])})" if live.get("revision") else ""
+    failed = (f"; its last sync operation {live['operation']}"
+              if live.get("operation") in ("Failed", "Error") else "")
+    if sync != "Synced":
+        health_note = "" if health == "Healthy" else f", health {health}"
+        return True, f"ArgoCD reports {sync}{health_note}{revision}{failed}"
+    if health == "Healthy":
+        return False, f"Synced and Healthy in ArgoCD{revision}{failed}"
+    if health in ARGOCD_ATTENTION:
+        return False, (f"Synced in ArgoCD but {health}{revision}: applying again will not fix it "
+                       f"(look at the application's pods and events){failed}")
+    return False, f"Synced in ArgoCD, {health}{revision}{failed}"  # Progressing, Suspended: informational
 
 
 def _changed(before: dict, after: dict, keys) -> list[str]:
@@ -80,6 +120,14 @@ def diff(desired: dict[str, Resource], state: dict, facts: dict[str, dict], laye
                     action, reason = "update", "exists on the live system but not in state; apply records it"
                 else:
                     action, reason = "no-op", "matches the live system"
+                argo = argocd_status(live) if res.addr.type == "argocd_app" else None
+                if argo is not None:
+                    before.update({k: live[k] for k in ARGOCD_KEYS if k in live})
+                    needs_update, said = argo
+                    if action == "no-op":
+                        action, reason = ("update" if needs_update else "no-op"), said
+                    else:  # drift or not in state already: keep that reason, add ArgoCD's view
+                        reason = f"{reason}; {said}"
         elif prior is None:
             action, reason, before = "create", "not in state", None
         else:

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import json
 
+from homelab.plan.diff import ARGOCD_ATTENTION
 from homelab.plan.model import SYMBOLS, Plan
 
 
 def _val(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(", ", ": "), default=str)
+
+
+def _argocd_note(change) -> str | None:
+    """For an unchanged ArgoCD application that ArgoCD does not report Synced and Healthy: the mark
+    its line gets in the text plan ("!" needs a person: Degraded/Missing/Unknown; "i" informational:
+    Progressing/Suspended). None when there is nothing to say (or no ArgoCD status was read)."""
+    before = change.before or {}
+    if change.action != "no-op" or "health" not in before:
+        return None
+    if before.get("health") in ARGOCD_ATTENTION:
+        return "!"
+    return None if (before.get("sync"), before.get("health")) == ("Synced", "Healthy") else "i"
 
 
 def summary_line(plan: Plan) -> str:
@@ -30,9 +43,10 @@ def render_text(plan: Plan, *, verbose: bool = False) -> str:
                 status += "; apply will skip this layer"
         lines.append(f"{layer.name} ({layer.engine}): {status}")
         for c in changes:
-            if c.action == "no-op" and not verbose:
+            note = _argocd_note(c)  # an app ArgoCD reports unhealthy is listed even when unchanged
+            if c.action == "no-op" and not verbose and note is None:
                 continue
-            lines.append(f"  {SYMBOLS[c.action]:>3} {c.address}  ({c.action}: {c.reason})")
+            lines.append(f"  {note or SYMBOLS[c.action]:>3} {c.address}  ({c.action}: {c.reason})")
             if verbose and c.action in ("create", "replace") and c.after:
                 for k in sorted(c.after):
                     lines.append(f"        {k}: {_val(c.after[k])}")

@@ -281,3 +281,21 @@ def test_checking_an_endless_device_reads_a_bounded_amount(capsys):
     assert run(["check", "/dev/zero"]) == 2
     out, err = capsys.readouterr()
     assert "error[file-too-large]: /dev/zero is larger than 8388608 bytes" in out + err
+
+
+def test_a_lab_written_as_json_is_not_mistaken_for_a_saved_plan(tmp_path):
+    import json
+
+    import yaml
+
+    from homelab.cli.apply import is_plan_file
+
+    lab = yaml.safe_load(REFERENCE.read_text())
+    (tmp_path / "lab.json").write_text(json.dumps(lab))
+    (tmp_path / "homelab.yaml").write_text(json.dumps(lab))
+    (tmp_path / "plan.json").write_text(json.dumps({"format_version": 1, "layers": []}))
+    (tmp_path / "saved").write_text(json.dumps({"format_version": 1, "layers": []}))
+    assert not is_plan_file(str(tmp_path / "lab.json"))
+    assert not is_plan_file(str(tmp_path / "homelab.yaml"))
+    assert is_plan_file(str(tmp_path / "plan.json"))
+    assert is_plan_file(str(tmp_path / "saved"))

@@ -167,3 +167,23 @@ def test_vm_add_rerenders_by_default(applied_lab, capsys):
     rendered = "\n".join(p.read_text() for p in (tmp / "out").rglob("*") if p.is_file() and p.suffix in
                          (".tf", ".tfvars", ".yml", ".yaml", ".ini", ".json"))
     assert "kube07" in rendered
+
+
+@pytest.mark.parametrize("bad_out", ["a-file", "a-file/below", "foreign"])
+def test_vm_add_with_an_unusable_out_leaves_the_lab_untouched_and_can_be_rerun(applied_lab, capsys, bad_out):
+    tmp, _ = applied_lab
+    (tmp / "a-file").write_text("not a directory\n")
+    (tmp / "foreign").mkdir()
+    (tmp / "foreign" / "README.md").write_text("my own readme\n")  # homelab renders README.md: refused
+    before = (tmp / "homelab.yaml").read_bytes()
+    assert run(["vm", "add", "kube07", "--role", "k8s-worker", "--out", bad_out]) == 1
+    err = capsys.readouterr().err
+    assert "homelab.yaml was not changed" in err, err
+    assert (tmp / "homelab.yaml").read_bytes() == before
+    assert (tmp / "a-file").read_text() == "not a directory\n"
+    assert sorted(p.name for p in (tmp / "foreign").iterdir()) == ["README.md"]  # nothing rendered there
+    assert (tmp / "foreign" / "README.md").read_text() == "my own readme\n"
+    # the same command with a usable directory now succeeds (no "already exists")
+    assert run(["vm", "add", "kube07", "--role", "k8s-worker", "--out", "out"]) == 0
+    assert "name: kube07" in (tmp / "homelab.yaml").read_text()
+    assert "kube07" in (tmp / "out" / "ansible" / "inventory.yml").read_text()

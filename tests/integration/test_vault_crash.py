@@ -2,9 +2,9 @@
 
 The test hook HOMELAB_VAULT_PAUSE_AFTER_WRITES=N makes configure announce itself on stderr and sleep
 after its Nth write to Vault; the test then SIGKILLs it. With the reference lab on a fresh Vault
-the writes are: 1 KV mount, 2-5 policies, 6 userpass, then per user (admin first) the password in
-KV (7) and the user (8). Pausing after write 7 kills it between storing admin's password and
-creating the admin user — the worst moment.
+the writes are: 1 KV mount, then one per policy (5 in the reference lab), then userpass, then per
+user (admin first) the password in KV and the user. Pausing after admin's password (write 8 with five
+policies) kills it between storing admin's password and creating the admin user — the worst moment.
 """
 
 from __future__ import annotations
@@ -20,14 +20,18 @@ pytestmark = pytest.mark.integration
 
 
 def test_configure_killed_midway_converges(openbao_factory, homelab_tools):
+    from homelab.spec.load import load_lab
+
+    policies = load_lab(homelab_tools.reference_lab).lab.vault.policies
+    pause = 1 + len(policies) + 1 + 1  # mount, policies, userpass, admin's password
     server = openbao_factory("crash")
-    env = server.env(HOMELAB_VAULT_PAUSE_AFTER_WRITES="7")
+    env = server.env(HOMELAB_VAULT_PAUSE_AFTER_WRITES=str(pause))
     proc = subprocess.Popen([sys.executable, "-m", "homelab", "vault", "configure", "--lab",
                              str(homelab_tools.reference_lab)], env=env, cwd=server.cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()
-        assert "paused after 7 writes" in line, line
+        assert f"paused after {pause} writes" in line, line
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -38,7 +42,7 @@ def test_configure_killed_midway_converges(openbao_factory, homelab_tools):
 
     root = server.api()
     # part-way: policies are in, admin's password is stored, but the admin user does not exist yet
-    assert set(root.list_policies()) >= {"admin", "ansible", "apps", "terraform"}
+    assert set(root.list_policies()) >= set(policies)
     assert root.kv_read("automation/admin") is not None
     assert root.read_user("admin") is None
     assert root.kv_read("k3s/cluster") is None

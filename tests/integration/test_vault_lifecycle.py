@@ -168,7 +168,7 @@ def test_configure_converges_and_second_run_changes_nothing(life):
     assert [d["type"] for d in root.list_audit().values()] == ["file"]
     st = json.loads(life.cli("vault", "status", "--format", "json"))
     assert st["mounts"]["secret/"] == "kv v2" and st["auth_methods"]["userpass/"] == "userpass"
-    assert st["policies"] == sorted(["admin", "ansible", "apps", "default", "root", "terraform"])
+    assert st["policies"] == sorted(["admin", "ansible", "apps", "default", "external-secrets", "root", "terraform"])
 
     # things the lab does not own stay unless --prune
     root.write_policy("stray", 'path "secret/data/stray/*" {\n  capabilities = ["read"]\n}\n')
@@ -245,16 +245,32 @@ EXPECTED_READ = {
     "terraform": {"infra"},
     "ansible": {"infra", "k3s", "elastic", "storage", "backup", "apps"},
     "apps": {"apps"},
+    "external-secrets": {"storage", "backup", "apps"},
     "admin": {"infra", "k3s", "elastic", "storage", "backup", "apps"},
 }
+USERS = ["terraform", "ansible", "apps", "external-secrets", "admin"]
 
 
-@pytest.mark.parametrize("user", ["terraform", "ansible", "apps", "admin"])
+def test_the_lab_users_are_the_ones_tested():
+    assert sorted(u.name for u in LAB.vault.users) == sorted(USERS)
+
+
+@pytest.mark.parametrize("user", USERS)
 def test_each_policy_allows_exactly_what_it_should(life, user):
     api = _login(life, user)
     for prefix, path in PREFIX_SAMPLE.items():
         assert _can_read(api, path) is (prefix in EXPECTED_READ[user]), (user, path)
-    for other in ("terraform", "ansible", "apps", "admin"):  # nobody but admin reads automation passwords
+    if user == "external-secrets":
+        # exactly what the rendered ExternalSecrets read, and nothing else of the catalogue but apps/*
+        from homelab.render.kubernetes import external_secret_paths
+
+        used = external_secret_paths(LAB)
+        assert used and {p.split("/")[0] for p in used} == {"apps", "storage", "backup"}
+        for s in LAB.vault.secrets:
+            assert _can_read(api, s.path) is (s.path in used or s.path.startswith("apps/")), s.path
+        for path in ("storage/other", "backup/other", "elastic/s3", "infra/ssh", "k3s/cluster"):
+            assert not _can_read(api, path), path
+    for other in USERS:  # nobody but admin reads automation passwords
         assert _can_read(api, f"automation/{other}") is (user == "admin"), (user, other)
     if user == "admin":
         assert _can_write(api, "apps/admin-probe")
@@ -264,7 +280,8 @@ def test_each_policy_allows_exactly_what_it_should(life, user):
             assert not _can_write(api, path), (user, path)
         with pytest.raises(VaultPermissionError):
             api.list_policies()
-    listing_allowed = {"terraform": False, "ansible": True, "apps": True, "admin": True}[user]
+    listing_allowed = {"terraform": False, "ansible": True, "apps": True, "external-secrets": False,
+                       "admin": True}[user]
     try:
         api.kv_list("apps/")
         listed = True
@@ -289,7 +306,7 @@ def test_rotate_keeps_the_previous_version(life):
     root = life.root()
     before = {p: root.kv_read(p) for p in ("automation/terraform", "apps/grafana", "k3s/cluster")}
     dry = json.loads(life.cli("vault", "rotate", "--dry-run", "--format", "json"))
-    assert len(dry["rotations"]) == 4 + sum(1 for s in LAB.vault.secrets if s.generate)
+    assert len(dry["rotations"]) == len(LAB.vault.users) + sum(1 for s in LAB.vault.secrets if s.generate)
     assert {p: root.kv_read(p)[1] for p in before} == {p: v[1] for p, v in before.items()}  # dry run: no change
     old_tf_password = before["automation/terraform"][0]["password"]
 

@@ -307,8 +307,8 @@ def test_most_specific_path_wins_within_a_policy_and_deny_wins():
 
 def test_a_narrower_policy_changes_the_matrix(reference_path):
     text = reference_path.read_text().replace(
-        "        - {secrets: apps/*, capabilities: [read, list]}\n    admin:",
-        "        - {secrets: apps/plex, capabilities: [read]}\n    admin:")
+        "Read application-specific secrets\n      rules:\n        - {secrets: apps/*, capabilities: [read, list]}\n",
+        "Read application-specific secrets\n      rules:\n        - {secrets: apps/plex, capabilities: [read]}\n")
     assert text != reference_path.read_text()
     matrix = {r["Path"].strip("`"): r for r in
               table_after(docs.render_secrets(load_text(text)), "## Who may read what")}

@@ -465,15 +465,36 @@ def test_platform_values(tree):
 # ---------------------------------------------------------------------------- external secrets, velero
 
 
-def test_cluster_secret_store_points_at_vault_kv_v2_with_a_token_reference(tree):
+def test_cluster_secret_store_logs_in_as_the_external_secrets_user(tree):
     stores = objects(tree, "ClusterSecretStore")
     assert len(stores) == 1
     vault = stores[0]["spec"]["provider"]["vault"]
     assert vault["server"] == "https://vault.lab.thewortmans.org:8200"
     assert vault["path"] == "secret"
     assert vault["version"] == "v2"
-    assert set(vault["auth"]) == {"tokenSecretRef"}
-    assert set(vault["auth"]["tokenSecretRef"]) == {"name", "key", "namespace"}
+    # ESO v1 VaultUserPassAuth: path (userpass mount), username, secretRef (SecretKeySelector)
+    assert vault["auth"] == {"userPass": {
+        "path": "userpass", "username": "external-secrets",
+        "secretRef": {"name": "vault-userpass", "key": "password", "namespace": "external-secrets"}}}
+    requires = stores[0]["metadata"]["annotations"]["homelab/requires"]
+    assert "Secret external-secrets/vault-userpass" in requires and "automation/external-secrets" in requires
+    text = tree["k8s/platform/external-secrets-store.yaml"]
+    assert "Vault user external-secrets, policies external-secrets" in text
+    assert "homelab secrets get automation/external-secrets --reveal --field password" in text
+    for path in ("apps/plex", "apps/paperless", "storage/truenas", "backup/velero"):
+        assert f"#   secret/data/{path}\n" in text
+
+
+def test_without_a_dedicated_user_the_store_presents_a_token(reference_path):
+    def drop_user(data):
+        data["vault"]["users"] = [u for u in data["vault"]["users"] if u["name"] != "external-secrets"]
+
+    tree = render_lab(load_text(lab_text(reference_path, drop_user)))
+    body = tree["k8s/platform/external-secrets-store.yaml"]
+    (store,) = objects({"k8s/platform/external-secrets-store.yaml": body}, "ClusterSecretStore")
+    assert store["spec"]["provider"]["vault"]["auth"] == {
+        "tokenSecretRef": {"name": "vault-token", "key": "token", "namespace": "external-secrets"}}
+    assert "no lab user qualifies: rule external-secrets-policy-missing" in body
 
 
 def test_app_external_secrets_reference_vault_paths_and_fields(tree, lab):

@@ -164,7 +164,8 @@ def test_desired_resources_of_the_reference_lab(reference_doc):
     assert desired["vault_mount.secret"] == {"type": "kv", "version": "2"}
     assert desired["vault_user.terraform"] == {"policies": ["terraform"], "token_ttl": 1200, "token_max_ttl": 3600}
     assert {a for a in desired if a.startswith("vault_policy.")} == {
-        "vault_policy.admin", "vault_policy.ansible", "vault_policy.apps", "vault_policy.terraform"}
+        "vault_policy.admin", "vault_policy.ansible", "vault_policy.apps", "vault_policy.external-secrets",
+        "vault_policy.terraform"}
     assert "vault_secret.k3s/cluster" in desired and "vault_secret.infra/proxmox" not in desired  # generated only
 
 

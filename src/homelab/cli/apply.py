@@ -60,16 +60,18 @@ class CliProgress:
 
 
 def is_plan_file(path: str) -> bool:
+    """A saved plan is JSON with a `format_version`; a lab file (YAML, possibly written as JSON) is not."""
     p = Path(path)
-    if p.suffix == ".json":
-        return True
-    if not p.is_file():
+    if p.suffix in (".yaml", ".yml") or not p.is_file():
         return False
     try:
         with p.open("rb") as fh:
-            return fh.read(1).lstrip()[:1] == b"{"
+            head = fh.read(4096)
     except OSError:
         return False
+    if p.suffix == ".json" and b'"version"' not in head:
+        return True
+    return head.lstrip()[:1] == b"{" and b'"format_version"' in head
 
 
 def _plan_lab_file(plan, plan_path: str) -> str:

@@ -18,7 +18,10 @@ FileOption = typer.Option("homelab.yaml", "--lab", "-l", "--file", help="The lab
 
 def commit_edit(doc, new_text: str, *, summary: str, render: bool, out: str | None, state_dir: str | None,
                 fmt: str, verbose: bool = False) -> None:
-    """Validate the edited lab, write it atomically, re-render, plan and show the plan."""
+    """Validate the edited lab, render it (in memory, then into the output directory), and only then
+    write the lab file atomically; plan and show the plan. Any failure before the last step (the edit
+    would not load or check, rendering fails, the output directory is unusable) leaves the lab file
+    untouched, so the same command can simply be run again."""
     from homelab.checks import run_checks
     from homelab.diagnostics import Severity
     from homelab.errors import LoadError
@@ -36,13 +39,12 @@ def commit_edit(doc, new_text: str, *, summary: str, render: bool, out: str | No
         print_diagnostics(diags, stream=sys.stderr)
         emit(f"{doc.file} was not changed: the edited lab would not check clean", sys.stderr)
         raise typer.Exit(1)
-    write_atomic(doc.file, new_text)
-    emit(summary, sys.stderr if fmt == "json" else None)
+    stream = sys.stderr if fmt == "json" else None
     workdir = out
     if render:
-        from homelab.cli.up import render_to
-
-        workdir = render_to(new_doc, out, fmt, sys.stderr if fmt == "json" else None)
+        workdir = _render_before_commit(doc, new_doc, out, fmt, stream)
+    write_atomic(doc.file, new_text)
+    emit(summary, stream)
     session = open_lab_session(new_doc, state_dir=state_dir, workdir=workdir)
     try:
         plan = session.plan()
@@ -51,6 +53,35 @@ def commit_edit(doc, new_text: str, *, summary: str, render: bool, out: str | No
     show_plan(plan, fmt, verbose)
     if fmt != "json":
         emit("Run `homelab apply` to make it so.")
+
+
+def _render_before_commit(doc, new_doc, out: str | None, fmt: str, stream):
+    """Render the edited lab into memory, validate the output directory with the writer's dry run, then
+    write the tree. Raises (lab file not yet written) on any failure; the error names the file kept."""
+    from pathlib import Path
+
+    from homelab.errors import HomelabError
+    from homelab.render import render_all
+    from homelab.render.output import write_tree
+
+    out_dir = Path(out) if out else Path(doc.file).parent
+    try:
+        files = render_all(new_doc)
+        write_tree(files, out_dir, check=True)  # rendered paths, the directory itself, the manifest
+        anchor = next((p for p in (out_dir.absolute(), *out_dir.absolute().parents) if p.exists()), None)
+        if anchor is not None and not anchor.is_dir():
+            from homelab.render.output import OutputError
+
+            raise OutputError(f"cannot render into {out_dir}: {anchor} is not a directory",
+                              "pass a directory with --out")
+        report = write_tree(files, out_dir)
+    except HomelabError:
+        emit(f"{doc.file} was not changed: the edited lab could not be rendered into {out_dir}", sys.stderr)
+        raise
+    if fmt != "json":
+        emit(f"render: {out_dir}: {len(files)} files ({len(report.created)} created, {len(report.updated)} updated, "
+             f"{len(report.removed)} removed, {len(report.unchanged)} unchanged)", stream)
+    return out_dir
 
 
 def register(app: typer.Typer) -> None:

@@ -570,6 +570,17 @@ def render_secrets(doc) -> str:
             reads = ", ".join(f"`{p}`" for p in readable) or "nothing in the catalogue"
         rows.append([user.name, ", ".join(sorted(user.policies)), user.token_ttl, user.token_max_ttl, reads])
     out.append(table(["User", "Policies", "Token TTL", "Max TTL", "Can read"], rows))
+    from homelab.render.kubernetes import external_secret_paths, external_secrets_on, store_credentials
+
+    if external_secrets_on(lab) and external_secret_paths(lab):
+        from homelab.render.kubernetes import external_secrets_user
+
+        user = external_secrets_user(lab)
+        who = (f"Vault user `{user.name}` (policies {', '.join(f'`{p}`' for p in user.policies)})" if user
+               else "no lab user: none is read-only and reads every path below (rule `external-secrets-policy-missing`)")
+        out.append(f"\nThe External Secrets Operator's ClusterSecretStore authenticates as {who}, with "
+                   f"{store_credentials(lab)}, created out of band. Its ExternalSecrets read "
+                   + ", ".join(f"`{p}`" for p in external_secret_paths(lab)) + ".\n")
     return "".join(out)
 
 

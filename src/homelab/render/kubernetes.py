@@ -6,8 +6,11 @@ What this renders (ArgoCD `Application`s that deploy them are rendered by `argoc
   component's namespace, labelled, never pruned.
 - `k8s/platform/metallb-pool.yaml`: the MetalLB `IPAddressPool` (= `network.pools.metallb`) and an
   `L2Advertisement`, in MetalLB's namespace (platform-facts §6).
-- `k8s/platform/external-secrets-store.yaml`: a `ClusterSecretStore` for Vault KV v2 (token auth via a
-  Secret that is created out of band; the token is never rendered).
+- `k8s/platform/external-secrets-store.yaml`: a `ClusterSecretStore` for Vault KV v2. It logs in with
+  userpass as the lab's dedicated Vault user for it (see `external_secrets_user`: read-only, reads every
+  path the ExternalSecrets use and no other secret tree; the reference lab's `external-secrets` user and
+  policy), the password in a Secret created out of band. Without such a user (or without userpass) it
+  falls back to a token from an out-of-band Secret. Credentials are never rendered.
 - `k8s/platform/*-secrets.yaml`, `k8s/apps/<ns>/<app>.secrets.yaml`: `ExternalSecret`s that sync Vault
   fields into Kubernetes Secrets: path and field only, never a value.
 - `k8s/platform/velero-schedules.yaml`: Velero `Schedule`s (lab.backup.velero + per-app backups).
@@ -55,6 +58,10 @@ GPU_RUNTIME_CLASS = "nvidia"  # shipped by K3s when it detects the NVIDIA contai
 GPU_RESOURCE = "nvidia.com/gpu"
 SECRET_STORE = "vault"
 VAULT_TOKEN_SECRET = {"name": "vault-token", "key": "token"}
+VAULT_PASSWORD_SECRET = {"name": "vault-userpass", "key": "password"}
+USERPASS_MOUNT = "userpass"  # where `homelab vault configure` enables userpass
+STORE_USER = "external-secrets"  # preferred name of the store's Vault user when several qualify
+WRITE_CAPS = frozenset({"create", "update", "patch", "delete", "sudo"})
 VAULT_CA_CONFIGMAP = {"name": "step-ca-root", "key": "root_ca.crt"}
 METALLB_POOL = "default-pool"
 METALLB_L2 = "default-l2"
@@ -221,7 +228,8 @@ def platform_releases(lab) -> list[Release]:
         add("cert_manager", "cert-manager", {"crds": {"enabled": True}}, "cert-manager: certificates")
     if p.external_secrets.enabled:
         add("external_secrets", "external-secrets", {"installCRDs": True},
-            "External Secrets Operator: syncs Vault KV v2 fields into Kubernetes Secrets")
+            "External Secrets Operator: syncs Vault KV v2 fields into Kubernetes Secrets",
+            requires=[store_credentials(lab)] if external_secrets_on(lab) else [])
     if p.traefik.enabled:
         add("traefik", "traefik", _traefik_values(lab), "Traefik ingress controller (LoadBalancer from MetalLB)")
     if p.democratic_csi.enabled and lab.storage.truenas:
@@ -677,19 +685,83 @@ def external_secret_paths(lab) -> list[str]:
     return sorted(paths)
 
 
+def user_kv_capabilities(lab, user, path: str) -> set[str]:
+    """What a Vault user's policies (together) grant on KV secret `path`, matched the way Vault does
+    (see docs.kv_capabilities); `deny` in any of its policies wins."""
+    from homelab.render.docs import kv_capabilities
+
+    caps = [kv_capabilities(lab.vault.policies[p], lab.vault.kv_mount, path)
+            for p in user.policies if p in lab.vault.policies]
+    if any("deny" in c for c in caps):
+        return {"deny"}
+    return set().union(*caps)
+
+
+def store_user_gaps(lab, user) -> tuple[list[str], list[str]]:
+    """Why `user` is not a least-privilege identity for the ClusterSecretStore: (ExternalSecret paths it
+    cannot read, ways it is broader than the store needs). Broader = a policy rule that is not read-only
+    (create/update/patch/delete/sudo), or read on a catalogue secret outside the top-level directories the
+    ExternalSecrets use (apps/*, storage/..., backup/... are fine; infra/, k3s/, elastic/ are not)."""
+    needed = external_secret_paths(lab)
+    missing = [p for p in needed if "read" not in user_kv_capabilities(lab, user, p)]
+    dirs = {p.split("/", 1)[0] for p in needed}
+    broader = []
+    for name in user.policies:
+        policy = lab.vault.policies.get(name)
+        for rl in policy.rules if policy else []:
+            writes = sorted(WRITE_CAPS & set(rl.capabilities))
+            if writes and "deny" not in rl.capabilities:
+                target = f"secrets {rl.secrets}" if rl.secrets is not None else f"path {rl.path}"
+                broader.append(f"policy {name} grants {', '.join(writes)} on {target}")
+    beyond = sorted(s.path for s in lab.vault.secrets if s.path.split("/", 1)[0] not in dirs
+                    and "read" in user_kv_capabilities(lab, user, s.path))
+    if beyond:
+        broader.append("reads " + ", ".join(beyond[:4]) + (", ..." if len(beyond) > 4 else ""))
+    return missing, broader
+
+
+def external_secrets_user(lab):
+    """The Vault user the ClusterSecretStore logs in as: one whose policies read every path the
+    ExternalSecrets use and are no broader (`store_user_gaps`); `external-secrets` first, then by name."""
+    if not external_secret_paths(lab):
+        return None
+    fits = [u for u in lab.vault.users if store_user_gaps(lab, u) == ([], [])]
+    return min(fits, key=lambda u: (u.name != STORE_USER, u.name), default=None)
+
+
+def store_login_user(lab):
+    """The user the store logs in as with userpass, or None (then it presents a token)."""
+    return external_secrets_user(lab) if "userpass" in lab.vault.auth else None
+
+
+def store_credentials(lab) -> str:
+    """The out-of-band Secret the ClusterSecretStore authenticates with (documented, never rendered)."""
+    ns = lab.platform.external_secrets.namespace
+    user = store_login_user(lab)
+    if user is not None:
+        return (f"Secret {ns}/{VAULT_PASSWORD_SECRET['name']} (key {VAULT_PASSWORD_SECRET['key']}: the Vault "
+                f"password of user {user.name}, KV path automation/{user.name})")
+    return f"Secret {ns}/{VAULT_TOKEN_SECRET['name']} (key {VAULT_TOKEN_SECRET['key']}: a read-only Vault token)"
+
+
 def secret_store_object(lab) -> dict:
     vault = lab.vault
+    ns = lab.platform.external_secrets.namespace
+    user = store_login_user(lab)
+    if user is not None:
+        auth = {"userPass": {"path": USERPASS_MOUNT, "username": user.name,
+                             "secretRef": {**VAULT_PASSWORD_SECRET, "namespace": ns}}}
+    else:
+        auth = {"tokenSecretRef": {**VAULT_TOKEN_SECRET, "namespace": ns}}
+    requires = store_credentials(lab)
     provider: dict = {
         "server": vault_server(lab),
         "path": vault.kv_mount,
         "version": "v2",
-        "auth": {"tokenSecretRef": {**VAULT_TOKEN_SECRET, "namespace": lab.platform.external_secrets.namespace}},
+        "auth": auth,
     }
     if vault.tls.ca in ("step-ca", "self-signed") and provider["server"].startswith("https://"):
-        provider["caProvider"] = {"type": "ConfigMap", **VAULT_CA_CONFIGMAP,
-                                  "namespace": lab.platform.external_secrets.namespace}
-    ns = lab.platform.external_secrets.namespace
-    requires = f"Secret {ns}/{VAULT_TOKEN_SECRET['name']} (key {VAULT_TOKEN_SECRET['key']})"
+        provider["caProvider"] = {"type": "ConfigMap", **VAULT_CA_CONFIGMAP, "namespace": ns}
     if "caProvider" in provider:
         requires += f", ConfigMap {ns}/{VAULT_CA_CONFIGMAP['name']} (key {VAULT_CA_CONFIGMAP['key']})"
     return {
@@ -796,6 +868,30 @@ def _yaml_docs(path: str, docs: list[dict], comment: str = "") -> RenderedFile:
     return yaml_file(path, docs, comment)
 
 
+def store_comment(lab) -> str:
+    kv = lab.vault.kv_mount
+    ns = lab.platform.external_secrets.namespace
+    reads = "\n".join(f"  {kv}/data/{path}" for path in external_secret_paths(lab))
+    user = external_secrets_user(lab)
+    if user is not None and "userpass" in lab.vault.auth:
+        pw = VAULT_PASSWORD_SECRET
+        return (
+            f"Vault KV v2 as a ClusterSecretStore. It logs in (userpass) as Vault user {user.name}, policies "
+            f"{', '.join(user.policies)}:\nread-only, allowed to read what the ExternalSecrets use:\n"
+            f"{reads}\n"
+            f"The password is never rendered: create Secret {ns}/{pw['name']} (key {pw['key']}) out of band from\n"
+            f"  homelab secrets get automation/{user.name} --reveal --field password\n"
+            "and update it after `homelab vault rotate` changes that password.")
+    if user is not None:
+        who = f"carrying policies {', '.join(user.policies)} (those of Vault user {user.name})"
+    else:
+        who = "carrying a read-only policy (no lab user qualifies: rule external-secrets-policy-missing)"
+    return (
+        "Vault KV v2 as a ClusterSecretStore. Its token is created out of band (never rendered) in\n"
+        f"Secret {ns}/{VAULT_TOKEN_SECRET['name']} (key {VAULT_TOKEN_SECRET['key']}), {who},\n"
+        f"and must be allowed to read:\n{reads}")
+
+
 def has_cluster_content(lab) -> bool:
     """Whether the lab has anything to run on Kubernetes (a K3s cluster or apps)."""
     return lab.clusters.k3s is not None or bool(lab.apps)
@@ -815,13 +911,8 @@ def render(doc) -> Iterable[RenderedFile]:
                                 "MetalLB address pool (network.pools.metallb) announced over L2."))
     eso = external_secrets_on(lab)
     if eso:
-        kv = lab.vault.kv_mount
-        files.append(_yaml_docs(
-            "k8s/platform/external-secrets-store.yaml", [secret_store_object(lab)],
-            "Vault KV v2 as a ClusterSecretStore. Its token is created out of band (never rendered) in\n"
-            f"Secret {lab.platform.external_secrets.namespace}/{VAULT_TOKEN_SECRET['name']}, "
-            "and must be allowed to read:\n"
-            + "\n".join(f"  {kv}/data/{path}" for path in external_secret_paths(lab))))
+        files.append(_yaml_docs("k8s/platform/external-secrets-store.yaml", [secret_store_object(lab)],
+                                store_comment(lab)))
         if lab.platform.democratic_csi.enabled and lab.storage.truenas:
             protocols = sorted({c.protocol for c in lab.storage.classes})
             if protocols:

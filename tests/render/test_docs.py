@@ -10,6 +10,7 @@ import pytest
 
 from homelab.render import docs
 from homelab.render.base import GENERATED
+from homelab.spec import vault_access
 from homelab.spec.load import load_text
 
 DOMAIN = "lab.thewortmans.org"
@@ -265,7 +266,7 @@ def test_who_may_read_what_follows_the_seed_policies(rendered):
 
 
 def test_vault_glob_matching():
-    m = docs.vault_path_matches
+    m = vault_access.vault_path_matches
     assert m("secret/data/infra/*", "secret/data/infra/proxmox")
     assert m("secret/data/infra/*", "secret/data/infra/a/b")
     assert not m("secret/data/infra/*", "secret/data/infrastructure/x")
@@ -286,23 +287,23 @@ def _policy(*rules):
 def test_most_specific_path_wins_within_a_policy_and_deny_wins():
     p = _policy({"secrets": "apps/*", "capabilities": ["read", "list"]},
                 {"secrets": "apps/private", "capabilities": ["deny"]})
-    assert docs.kv_capabilities(p, "secret", "apps/plex") == {"read", "list"}
-    assert docs.kv_capabilities(p, "secret", "apps/private") == {"deny"}
+    assert vault_access.kv_capabilities(p, "secret", "apps/plex") == {"read", "list"}
+    assert vault_access.kv_capabilities(p, "secret", "apps/private") == {"deny"}
     # an exact path beats a glob even when the glob grants more
     p = _policy({"path": "*", "capabilities": ["read", "update"]},
                 {"path": "secret/data/infra/proxmox", "capabilities": ["read"]})
-    assert docs.kv_capabilities(p, "secret", "infra/proxmox") == {"read"}
-    assert docs.kv_capabilities(p, "secret", "infra/ssh") == {"read", "update"}
+    assert vault_access.kv_capabilities(p, "secret", "infra/proxmox") == {"read"}
+    assert vault_access.kv_capabilities(p, "secret", "infra/ssh") == {"read", "update"}
     # a raw data-path rule grants no list; list comes from the metadata path
     p = _policy({"path": "secret/data/k3s/*", "capabilities": ["read"]},
                 {"path": "secret/metadata/k3s/*", "capabilities": ["list"]})
-    assert docs.kv_capabilities(p, "secret", "k3s/cluster") == {"read", "list"}
-    assert docs.kv_capabilities(p, "secret", "infra/x") == set()
+    assert vault_access.kv_capabilities(p, "secret", "k3s/cluster") == {"read", "list"}
+    assert vault_access.kv_capabilities(p, "secret", "infra/x") == set()
     # `+` is less specific than a literal segment
     p = _policy({"path": "secret/data/+/proxmox", "capabilities": ["read"]},
                 {"path": "secret/data/infra/proxmox", "capabilities": ["update"]})
-    assert docs.kv_capabilities(p, "secret", "infra/proxmox") == {"update"}
-    assert docs.kv_capabilities(p, "secret", "lab/proxmox") == {"read"}
+    assert vault_access.kv_capabilities(p, "secret", "infra/proxmox") == {"update"}
+    assert vault_access.kv_capabilities(p, "secret", "lab/proxmox") == {"read"}
 
 
 def test_a_narrower_policy_changes_the_matrix(reference_path):

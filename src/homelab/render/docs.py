@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from homelab.render.base import GENERATED, RenderedFile, normalise
 from homelab.spec.types import GIB, format_size, parse_range
+from homelab.spec.vault_access import kv_capabilities, rule_paths
 
 NONE = "—"
 CAPABILITY_ORDER = ("deny", "create", "read", "update", "patch", "delete", "list", "sudo", "subscribe", "recover")
@@ -411,63 +412,6 @@ def render_apps(doc) -> str:
 # --- docs/secrets.md ------------------------------------------------------------------------------------
 
 
-def _glob_regex(pattern: str) -> re.Pattern:
-    """Vault policy path syntax: a trailing `*` is a prefix glob, a `+` segment matches one segment."""
-    glob = pattern.endswith("*")
-    body = pattern[:-1] if glob else pattern
-    parts = [("[^/]+" if seg == "+" else re.escape(seg)) for seg in body.split("/")]
-    return re.compile("/".join(parts) + (".*" if glob else ""))
-
-
-def vault_path_matches(pattern: str, path: str) -> bool:
-    return _glob_regex(pattern).fullmatch(path) is not None
-
-
-def _priority(pattern: str):
-    """Vault's priority among paths matching the same request (higher wins), per the policy docs:
-    a later first wildcard, no trailing `*`, fewer `+` segments, a longer path, then lexicographic."""
-    positions = [i for i, ch in enumerate(pattern) if ch in "*+"]
-    first = positions[0] if positions else len(pattern) + 1
-    return (first, not pattern.endswith("*"), -pattern.split("/").count("+"), len(pattern), pattern)
-
-
-def policy_paths(policy, mount: str) -> dict[str, set[str]]:
-    """The Vault API paths a policy writes, with capabilities (identical paths merge, as in Vault)."""
-    paths: dict[str, set[str]] = {}
-    for rule in policy.rules:
-        if rule.secrets is not None:
-            kv = rule.secrets.strip("/")
-            targets = [f"{mount}/data/{kv}", f"{mount}/metadata/{kv}"]
-        else:
-            targets = [rule.path.strip("/") if rule.path != "*" else "*"]
-        for t in targets:
-            paths.setdefault(t, set()).update(rule.capabilities)
-    return paths
-
-
-def _caps_on(paths: dict[str, set[str]], api_path: str) -> set[str]:
-    matching = [p for p in paths if vault_path_matches(p, api_path)]
-    if not matching:
-        return set()
-    best = max(matching, key=_priority)
-    caps = set(paths[best])
-    return {"deny"} if "deny" in caps else caps
-
-
-def kv_capabilities(policy, mount: str, kv_path: str) -> set[str]:
-    """What a policy grants on a KV v2 secret: capabilities on `<mount>/data/<path>` (read = the values),
-    plus `list` when it may list `<mount>/metadata/<path>`. `deny` wins over everything."""
-    paths = policy_paths(policy, mount)
-    data = _caps_on(paths, f"{mount}/data/{kv_path}")
-    meta = _caps_on(paths, f"{mount}/metadata/{kv_path}")
-    if "deny" in data:
-        return {"deny"}
-    caps = set(data)
-    if "list" in meta:
-        caps.add("list")
-    return caps
-
-
 def fmt_caps(caps: set[str]) -> str:
     return ", ".join(c for c in CAPABILITY_ORDER if c in caps) if caps else NONE
 
@@ -539,12 +483,10 @@ def render_secrets(doc) -> str:
             out.append(policy.description.strip() + ".\n\n")
         rows = []
         for rule in policy.rules:
-            if rule.secrets is not None:
-                kv = rule.secrets.strip("/")
-                rows.append([f"secrets `{kv}`", f"`{mount}/data/{kv}`<br>`{mount}/metadata/{kv}`",
-                             fmt_caps(set(rule.capabilities))])
-            else:
-                rows.append([f"path `{rule.path}`", f"`{rule.path}`", fmt_caps(set(rule.capabilities))])
+            what = f"secrets `{rule.secrets.strip('/')}`" if rule.secrets is not None else f"path `{rule.path}`"
+            paths = rule_paths(mount, rule)
+            rows.append([what, "<br>".join(f"`{p}`" for p in paths),
+                         "<br>".join(fmt_caps(c) for c in paths.values())])
         out.append(table(["Rule", "Vault paths", "Capabilities"], rows))
         readable = [s.path for s in catalogue if "read" in kv_capabilities(policy, mount, s.path)]
         out.append(f"\nMay read {len(readable)} of {len(catalogue)} catalogue paths"

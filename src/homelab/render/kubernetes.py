@@ -33,6 +33,15 @@ from dataclasses import dataclass, field
 from homelab.render.base import RenderedFile, header
 from homelab.render.serializers import LiteralStr, dump_yaml, dump_yaml_documents
 from homelab.spec.refs import parse_ref
+from homelab.spec.vault_access import (  # noqa: F401 - part of this module's API
+    STORE_USER,
+    external_secret_paths,
+    external_secrets_on,
+    external_secrets_user,
+    store_user_gaps,
+    user_kv_capabilities,
+    vault_server,
+)
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "homelab"}
@@ -60,8 +69,6 @@ SECRET_STORE = "vault"
 VAULT_TOKEN_SECRET = {"name": "vault-token", "key": "token"}
 VAULT_PASSWORD_SECRET = {"name": "vault-userpass", "key": "password"}
 USERPASS_MOUNT = "userpass"  # where `homelab vault configure` enables userpass
-STORE_USER = "external-secrets"  # preferred name of the store's Vault user when several qualify
-WRITE_CAPS = frozenset({"create", "update", "patch", "delete", "sudo"})
 VAULT_CA_CONFIGMAP = {"name": "step-ca-root", "key": "root_ca.crt"}
 METALLB_POOL = "default-pool"
 METALLB_L2 = "default-l2"
@@ -140,20 +147,6 @@ def gpu_toleration(lab) -> dict:
 
 def ingress_class(lab) -> str | None:
     return "traefik" if lab.platform.traefik.enabled else None
-
-
-def vault_server(lab) -> str | None:
-    """The Vault address pods can reach, or None (embedded Vault without a server VM)."""
-    address = lab.vault.address
-    if address.startswith(("http://", "https://")):
-        return address.rstrip("/")
-    if lab.vault.server:
-        return f"https://{lab.vault.server}.{lab.network.domain}:8200"
-    return None
-
-
-def external_secrets_on(lab) -> bool:
-    return lab.platform.external_secrets.enabled and vault_server(lab) is not None
 
 
 def env_name(field_name: str) -> str:
@@ -673,60 +666,6 @@ def metallb_objects(lab) -> list[dict]:
          "metadata": _meta(METALLB_L2, ns, wave=wave, annotations=_crd_options()),
          "spec": {"ipAddressPools": [METALLB_POOL]}},
     ]
-
-
-def external_secret_paths(lab) -> list[str]:
-    """Every Vault KV path an ExternalSecret of this lab reads (what the store's token must be allowed)."""
-    paths = {k.path for app in lab.apps for k in app_secret_keys(app)}
-    if lab.platform.democratic_csi.enabled and lab.storage.truenas and lab.storage.classes:
-        paths.add(parse_ref(lab.storage.truenas.api_key)[0])
-    if lab.platform.velero.enabled and lab.backup.velero:
-        paths.add(parse_ref(lab.backup.velero.credentials)[0])
-    return sorted(paths)
-
-
-def user_kv_capabilities(lab, user, path: str) -> set[str]:
-    """What a Vault user's policies (together) grant on KV secret `path`, matched the way Vault does
-    (see docs.kv_capabilities); `deny` in any of its policies wins."""
-    from homelab.render.docs import kv_capabilities
-
-    caps = [kv_capabilities(lab.vault.policies[p], lab.vault.kv_mount, path)
-            for p in user.policies if p in lab.vault.policies]
-    if any("deny" in c for c in caps):
-        return {"deny"}
-    return set().union(*caps)
-
-
-def store_user_gaps(lab, user) -> tuple[list[str], list[str]]:
-    """Why `user` is not a least-privilege identity for the ClusterSecretStore: (ExternalSecret paths it
-    cannot read, ways it is broader than the store needs). Broader = a policy rule that is not read-only
-    (create/update/patch/delete/sudo), or read on a catalogue secret outside the top-level directories the
-    ExternalSecrets use (apps/*, storage/..., backup/... are fine; infra/, k3s/, elastic/ are not)."""
-    needed = external_secret_paths(lab)
-    missing = [p for p in needed if "read" not in user_kv_capabilities(lab, user, p)]
-    dirs = {p.split("/", 1)[0] for p in needed}
-    broader = []
-    for name in user.policies:
-        policy = lab.vault.policies.get(name)
-        for rl in policy.rules if policy else []:
-            writes = sorted(WRITE_CAPS & set(rl.capabilities))
-            if writes and "deny" not in rl.capabilities:
-                target = f"secrets {rl.secrets}" if rl.secrets is not None else f"path {rl.path}"
-                broader.append(f"policy {name} grants {', '.join(writes)} on {target}")
-    beyond = sorted(s.path for s in lab.vault.secrets if s.path.split("/", 1)[0] not in dirs
-                    and "read" in user_kv_capabilities(lab, user, s.path))
-    if beyond:
-        broader.append("reads " + ", ".join(beyond[:4]) + (", ..." if len(beyond) > 4 else ""))
-    return missing, broader
-
-
-def external_secrets_user(lab):
-    """The Vault user the ClusterSecretStore logs in as: one whose policies read every path the
-    ExternalSecrets use and are no broader (`store_user_gaps`); `external-secrets` first, then by name."""
-    if not external_secret_paths(lab):
-        return None
-    fits = [u for u in lab.vault.users if store_user_gaps(lab, u) == ([], [])]
-    return min(fits, key=lambda u: (u.name != STORE_USER, u.name), default=None)
 
 
 def store_login_user(lab):

@@ -23,47 +23,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from homelab.render.base import RenderedFile, header
-from homelab.spec.models.vault import CAPABILITIES
-
-DATA_CAPS = ("create", "read", "update", "patch", "delete")
-METADATA_CAPS = ("list", "read", "delete")
-
-
-def _order(caps: Iterable[str]) -> list[str]:
-    caps = set(caps)
-    if "deny" in caps:
-        return ["deny"]
-    return [c for c in CAPABILITIES if c in caps]
-
-
-def policy_paths(mount: str, policy) -> dict[str, list[str]]:
-    """Vault API path -> capabilities (canonical order) for one lab policy."""
-    paths: dict[str, set[str]] = {}
-
-    def add(path: str, caps: Iterable[str]) -> None:
-        caps = set(caps)
-        if caps:
-            paths.setdefault(path, set()).update(caps)
-
-    for rule in policy.rules:
-        caps = set(rule.capabilities)
-        if rule.path is not None:
-            add(rule.path, caps)
-            continue
-        if rule.secrets is None:  # the model allows both to be None; a check reports it
-            continue
-        sub = rule.secrets.strip("/")
-        if "deny" in caps:
-            add(f"{mount}/data/{sub}", ["deny"])
-            add(f"{mount}/metadata/{sub}", ["deny"])
-            continue
-        add(f"{mount}/data/{sub}", caps & set(DATA_CAPS))
-        meta = {"list"} & caps | {"read"} & caps | {"delete"} & caps
-        add(f"{mount}/metadata/{sub}", meta)
-        if "delete" in caps:
-            add(f"{mount}/delete/{sub}", ["update"])
-            add(f"{mount}/undelete/{sub}", ["update"])
-    return {p: _order(paths[p]) for p in sorted(paths)}
+from homelab.spec.vault_access import DATA_CAPS, METADATA_CAPS, policy_paths  # noqa: F401 - re-exported
 
 
 def policy_hcl(lab, name: str) -> str:

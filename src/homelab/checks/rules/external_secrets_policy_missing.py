@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from homelab.checks.base import Finding, rule
 from homelab.diagnostics import Severity
+from homelab.spec.vault_access import external_secret_paths, external_secrets_on, store_user_gaps
 
 WHERE = ("platform", "external_secrets", "enabled")
 
@@ -22,8 +23,8 @@ def _suggestion(paths: list[str]) -> str:
 @rule("external-secrets-policy-missing", "error",
       "no least-privilege Vault user can read every path the rendered ExternalSecrets use")
 def check(doc):
-    # What the store must read is exactly what the Kubernetes renderer emits ExternalSecrets for.
-    from homelab.render.kubernetes import external_secret_paths, external_secrets_on, store_user_gaps
+    # What the store must read is exactly what the Kubernetes renderer emits ExternalSecrets for: both
+    # take it from spec.vault_access.
 
     lab = doc.lab
     if not external_secrets_on(lab):

@@ -80,8 +80,8 @@ def time_subprocess(argv: list[str], runs: int, env: dict, cwd: Path) -> dict:
 
 def time_inprocess(lab_path: Path, runs: int) -> dict[str, dict]:
     from homelab.checks import run_checks
+    from homelab.lab.load import load_lab
     from homelab.render import render_all
-    from homelab.spec.load import load_lab
 
     phases: dict[str, list[float]] = {"load": [], "resolve": [], "check": [], "render": []}
     counts = {}
@@ -113,8 +113,8 @@ def profile(lab_path: Path, phase: str, top: int) -> str:
     import pstats
 
     from homelab.checks import run_checks
+    from homelab.lab.load import load_lab
     from homelab.render import render_all
-    from homelab.spec.load import load_lab
 
     doc = load_lab(lab_path)
     run_checks(doc)  # imports and caches out of the way

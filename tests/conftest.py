@@ -43,7 +43,7 @@ def reference_path() -> Path:
 
 @pytest.fixture(scope="session")
 def reference_doc():
-    from homelab.spec.load import load_lab
+    from homelab.lab.load import load_lab
 
     return load_lab(REFERENCE)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from homelab.checks import run_checks
-from homelab.spec.load import load_text
+from homelab.lab.load import load_text
 
 GENERATE = Path(__file__).resolve().parent.parent / "bench" / "generate.py"
 

@@ -204,8 +204,8 @@ def test_readme_manual_vault_steps_create_the_users_terraform_logs_in_as():
     itself as userpass user `terraform` with var.vault_password (platform-facts §2), so the README
     creates that user (POST auth/userpass/users/:name with token_policies, §7.3) and hands Terraform the
     password as TF_VAR_vault_password; policies are written with a privileged token, not as `terraform`."""
+    from homelab.lab.load import load_lab
     from homelab.render import repo
-    from homelab.spec.load import load_lab
 
     readme = {f.path: f.content for f in repo.render(load_lab(str(REFERENCE)))}["README.md"]
     assert "vault write auth/userpass/users/terraform token_policies=terraform " in readme

@@ -11,11 +11,11 @@ import pytest
 
 from homelab.checks import run_checks
 from homelab.cli.main import main
-from homelab.spec.load import load_lab
-from homelab.spec.schema import json_schema_text
+from homelab.lab.load import load_lab
+from homelab.lab.schema import json_schema_text
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "src" / "homelab" / "spec" / "templates" / "homelab.yaml"
+TEMPLATE = ROOT / "src" / "homelab" / "lab" / "templates" / "homelab.yaml"
 
 
 def run(capsys, *args):

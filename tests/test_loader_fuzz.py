@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from homelab.checks import run_checks
 from homelab.diagnostics import Diagnostic
 from homelab.errors import LoadError
-from homelab.spec.load import LabDocument, decode, load_lab, load_text
+from homelab.lab.load import LabDocument, decode, load_lab, load_text
 
 REFERENCE = Path(__file__).resolve().parent.parent / "examples" / "reference" / "homelab.yaml"
 NAME = "fuzz.yaml"

@@ -164,7 +164,7 @@ def test_crlf_line_endings_keep_line_numbers(capsys, tmp_path):
 
 
 def test_huge_file(capsys, tmp_path):
-    from homelab.spec.load import MAX_BYTES
+    from homelab.lab.load import MAX_BYTES
 
     p = tmp_path / "homelab.yaml"
     filler = ("# " + "x" * 98 + "\n").encode()

@@ -10,12 +10,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from homelab.spec.load import load_lab
-from homelab.spec.schema import json_schema_text
+from homelab.lab.load import load_lab
+from homelab.lab.schema import json_schema_text
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "schema" / "homelab.schema.json"
-TEMPLATE = ROOT / "src" / "homelab" / "spec" / "templates" / "homelab.yaml"
+TEMPLATE = ROOT / "src" / "homelab" / "lab" / "templates" / "homelab.yaml"
 
 
 @pytest.fixture(scope="module")

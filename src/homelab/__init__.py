@@ -15,7 +15,7 @@ __all__ = ["__version__", "load", "check", "render"]
 
 
 def load(path):  # pragma: no cover - thin re-export, imported lazily to keep startup fast
-    from homelab.spec.load import load_lab
+    from homelab.lab.load import load_lab
 
     return load_lab(path)
 

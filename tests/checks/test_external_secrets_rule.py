@@ -8,7 +8,7 @@ import io
 from ruamel.yaml import YAML
 
 from homelab.checks import run_checks
-from homelab.spec.load import load_text
+from homelab.lab.load import load_text
 
 RULE = "external-secrets-policy-missing"
 

@@ -7,9 +7,9 @@ import pytest
 from homelab.checks import run_checks
 from homelab.checks.rules.chart_unpinned import EXACT
 from homelab.checks.rules.gpu_device_unknown import normalise
-from homelab.spec.load import load_text
-from homelab.spec.models.roles import STANDARD_ROLES
-from homelab.spec.types import GIB
+from homelab.lab.load import load_text
+from homelab.lab.models.roles import STANDARD_ROLES
+from homelab.lab.types import GIB
 
 BASE = """version: 1
 name: t
@@ -52,7 +52,7 @@ def test_standard_roles_are_the_seed_resource_standards():
     # tech-stack.md "Resource Allocation Standards" (Plex's disk is "high storage allocation": not a number)
     seed = {"k8s-control-plane": (2, 2, 100), "k8s-worker": (4, 8, 200), "es-data": (4, 8, 1024),
             "es-master": (2, 4, 100), "vault": (2, 4, 50)}
-    from homelab.spec.types import parse_size
+    from homelab.lab.types import parse_size
 
     for role, (cores, mem, disk) in seed.items():
         spec = STANDARD_ROLES[role]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from homelab.checks import all_rules, get_rule, run_checks
-from homelab.spec.load import load_lab
+from homelab.lab.load import load_lab
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
 EXPECT_RE = re.compile(r"#\s*expect:\s*([a-z0-9, -]+?)\s*$")

@@ -92,9 +92,9 @@ def openbao_factory(tmp_path_factory, bao_binary):
         started.append(state)
         server = BaoServer(state, info.address, info.pid, state / "vault" / "init-keys.json")
         if initialise:
+            from homelab.lab.load import load_lab
             from homelab.ops.vault_context import read_keys_file, resolve_target
             from homelab.ops.vault_init import init, unseal
-            from homelab.spec.load import load_lab
 
             lab = load_lab(REFERENCE_LAB).lab
             target = resolve_target(lab, address="embedded", state_dir=state)

@@ -55,7 +55,7 @@ def small_lab(reference: Path, kubeconfig: str) -> str:
     data["proxmox"].pop("endpoint", None)
     data.setdefault("access", {})["ssh"] = False
     data["gitops"]["argocd"]["kubeconfig"] = kubeconfig
-    from homelab.spec.models.platform import Platform
+    from homelab.lab.models.platform import Platform
 
     platform = data.setdefault("platform", {})
     for name, default in Platform().components().items():
@@ -79,8 +79,8 @@ def argocd_install() -> str:
 
 @pytest.fixture
 def lab(tmp_path, homelab_tools):
+    from homelab.lab.load import load_lab
     from homelab.plan.desired import desired
-    from homelab.spec.load import load_lab
     from homelab.state.store import StateStore
 
     with FakeKubeApiServer(tokens={TOKEN: "admin"}) as fake:

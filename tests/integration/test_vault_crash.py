@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_configure_killed_midway_converges(openbao_factory, homelab_tools):
-    from homelab.spec.load import load_lab
+    from homelab.lab.load import load_lab
 
     policies = load_lab(homelab_tools.reference_lab).lab.vault.policies
     pause = 1 + len(policies) + 1 + 1  # mount, policies, userpass, admin's password

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from homelab.engines.vault import VaultApi, VaultLoginError, VaultPermissionError
+from homelab.lab.load import load_lab
 from homelab.render.vault import policy_hcl
-from homelab.spec.load import load_lab
 
 pytestmark = pytest.mark.integration
 

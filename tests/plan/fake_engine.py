@@ -12,11 +12,11 @@ from __future__ import annotations
 import threading
 import time
 
-from homelab.engines.base import ApplyResult, EngineStatus
+from homelab.engines.base import ApplyResult, Engine, EngineStatus
 from homelab.errors import EngineError
 
 
-class RecordingEngine:
+class RecordingEngine(Engine):
     def __init__(self, name: str, *, configured: bool = True, reachable: bool = True, reason: str = "",
                  fail: set[str] | None = None, live: dict | None = None, per_change: bool = True,
                  delay: float = 0.0, outputs: dict | None = None, log_path=None):

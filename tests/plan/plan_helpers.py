@@ -9,9 +9,9 @@ from pathlib import Path
 
 from fake_engine import ENGINE_NAMES, RecordingEngine
 
+from homelab.lab.load import load_text
 from homelab.plan.desired import desired
 from homelab.plan.planner import make_plan
-from homelab.spec.load import load_text
 from homelab.state.store import StateStore
 
 ROOT = Path(__file__).resolve().parents[2]

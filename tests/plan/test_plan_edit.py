@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from ruamel.yaml import YAML
 
-from homelab.engines.registry import NotConfiguredEngine, Registry
+from homelab.engines.registry import Registry, UnknownEngineError
 from homelab.errors import UsageError
-from homelab.spec.edit import LabEditor
+from homelab.lab.edit import LabEditor
 
 ODD = """\
 # my lab
@@ -48,14 +48,17 @@ def test_a_file_the_dumper_cannot_keep_line_for_line_is_refused():
     assert "cannot be edited without reformatting it" in err.value.message
 
 
-def test_registry_gives_an_honest_stand_in_for_a_missing_adapter_and_the_real_ones_otherwise():
+def test_registry_builds_every_layer_engine_and_refuses_an_unknown_name():
+    from homelab.engines.base import Engine
+    from homelab.plan.address import LAYER_ENGINE
+
     reg = Registry()
-    missing = reg.get("nosuchengine")
-    assert isinstance(missing, NotConfiguredEngine)
-    st = missing.status(None)
-    assert (st.configured, st.reachable) == (False, False)
-    assert "homelab.engines.nosuchengine is not installed" in st.reason
-    assert type(reg.get("terraform")).__name__ == "TerraformEngine"
+    for name in sorted(set(LAYER_ENGINE.values())):  # a layer naming a missing engine fails here
+        engine = reg.get(name)
+        assert isinstance(engine, Engine) and engine.name == name
+    with pytest.raises(UnknownEngineError) as err:
+        reg.get("nosuchengine")
+    assert "no engine named 'nosuchengine'" in str(err.value)
     assert reg.get("terraform") is reg.get("terraform")
     override = object()
     assert Registry({"vault": override}).get("vault") is override

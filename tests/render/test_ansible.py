@@ -42,8 +42,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from homelab.lab.load import load_lab, load_text
 from homelab.render import ansible
-from homelab.spec.load import load_lab, load_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "examples" / "reference" / "homelab.yaml"

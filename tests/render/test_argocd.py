@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from homelab.lab.load import load_text
 from homelab.render import argocd, kubernetes
-from homelab.spec.load import load_text
 
 _spec = importlib.util.spec_from_file_location(
     "argocd_crd_schema", Path(__file__).resolve().parent.parent / "fakes" / "argocd_crd_schema.py")

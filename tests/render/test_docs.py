@@ -8,10 +8,10 @@ import re
 
 import pytest
 
+from homelab.lab import vault_access
+from homelab.lab.load import load_text
 from homelab.render import docs
 from homelab.render.base import GENERATED
-from homelab.spec import vault_access
-from homelab.spec.load import load_text
 
 DOMAIN = "lab.thewortmans.org"
 GIB = 1024**3
@@ -279,7 +279,7 @@ def test_vault_glob_matching():
 
 
 def _policy(*rules):
-    from homelab.spec.models.vault import Policy, PolicyRule
+    from homelab.lab.models.vault import Policy, PolicyRule
 
     return Policy(rules=[PolicyRule(**r) for r in rules])
 

@@ -11,9 +11,9 @@ import re
 
 import pytest
 
+from homelab.lab.load import load_text
 from homelab.render import argocd, kubernetes
 from homelab.render.base import header
-from homelab.spec.load import load_text
 
 # The reference lab runs K3s v1.33.4+k3s1; kubernetes-validate bundles strict schemas for it.
 K8S_VERSION = "1.33.0"
@@ -565,7 +565,7 @@ def _literal_secrets(node, path=()):
 def test_no_secret_values_anywhere(reference_path, monkeypatch):
     """Plant secret values where a careless renderer could pick them up (the process environment, a fake
     Vault holding every referenced field, the Vault token variables) and scan the whole tree."""
-    from homelab.spec.refs import all_secret_refs
+    from homelab.lab.refs import all_secret_refs
 
     planted = {"VAULT_TOKEN": "hvs.PLANTEDvaultTOKEN0123456789abcdef",
                "PROXMOX_TOKEN_SECRET": "PLANTED-4b1d6c2e-0000-4f4f-9a9a-pm-secret",

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from homelab.lab.load import load_text
 from homelab.render import repo
 from homelab.render.base import GENERATED
-from homelab.spec.load import load_text
 
 ROOT = Path(__file__).resolve().parents[2]
 

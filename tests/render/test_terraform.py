@@ -21,8 +21,8 @@ import hcl2
 import pytest
 
 from homelab.errors import HomelabError
+from homelab.lab.load import load_text
 from homelab.render import terraform
-from homelab.spec.load import load_text
 
 SEED = Path(__file__).resolve().parents[2] / "examples" / "reference" / "homelab.yaml"
 

@@ -13,9 +13,9 @@ import io
 import hcl2
 import pytest
 
+from homelab.lab.load import load_text
 from homelab.render.base import GENERATED
 from homelab.render.vault import policy_hcl, render
-from homelab.spec.load import load_text
 
 
 def _plain(node):
@@ -123,7 +123,7 @@ vault:
 
 
 def _load(storage="file"):
-    from homelab.spec.load import LoadError
+    from homelab.lab.load import LoadError
 
     try:
         return load_text(LAB.format(storage=storage))

@@ -189,8 +189,8 @@ def _no_client(*args, **kwargs):
 
 
 def test_configure_warns_when_a_non_admin_policy_covers_the_automation_passwords(reference_path):
+    from homelab.lab.load import load_text
     from homelab.ops.vault_configure import automation_exposure
-    from homelab.spec.load import load_text
 
     text = reference_path.read_text()
     assert automation_exposure(load_text(text).lab) == []  # the reference lab keeps them admin-only

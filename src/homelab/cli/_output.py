@@ -57,7 +57,7 @@ def print_error(exc) -> None:
 def load_or_exit(path: str, fmt: str = "text"):
     """Load the lab; on failure print every diagnostic (in the chosen format) and exit 2."""
     from homelab.errors import LoadError
-    from homelab.spec.load import load_lab
+    from homelab.lab.load import load_lab
 
     try:
         return load_lab(path)

@@ -9,10 +9,10 @@ SCHEMA_FILE = "homelab.schema.json"
 
 
 def starter_lab() -> str:
-    """The commented starter lab shipped as package data (spec/templates/homelab.yaml)."""
+    """The commented starter lab shipped as package data (lab/templates/homelab.yaml)."""
     from importlib import resources
 
-    return resources.files("homelab.spec").joinpath("templates", LAB_FILE).read_text(encoding="utf-8")
+    return resources.files("homelab.lab").joinpath("templates", LAB_FILE).read_text(encoding="utf-8")
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         from pathlib import Path
 
         from homelab.errors import UsageError
-        from homelab.spec.schema import json_schema_text
+        from homelab.lab.schema import json_schema_text
 
         target = Path(directory)
         if target.exists() and not target.is_dir():

@@ -10,7 +10,7 @@ def register(app: typer.Typer) -> None:
     def inventory(file: str = typer.Argument("homelab.yaml", help="The lab file."), fmt: str = FormatOption):
         """List the VMs: name, role, env, node, IP, VMID, cores, memory, disk."""
         check_format(fmt)
-        from homelab.spec.types import format_size
+        from homelab.lab.types import format_size
 
         doc = load_or_exit(file, fmt)
         rows = []

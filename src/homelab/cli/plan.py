@@ -40,7 +40,7 @@ def show_plan(plan, fmt: str = "text", verbose: bool = False, stream=None) -> No
 
 
 def write_plan_file(plan, path: str) -> None:
-    from homelab.spec.edit import write_atomic
+    from homelab.lab.edit import write_atomic
 
     target = Path(path)
     if target.parent and not target.parent.exists():
@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
     ):
         """Show what apply would change, layer by layer, with a reason for each change."""
         from homelab.errors import HomelabError, LoadError
-        from homelab.spec.load import load_lab
+        from homelab.lab.load import load_lab
 
         try:
             check_format(fmt)

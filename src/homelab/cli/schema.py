@@ -9,6 +9,6 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def schema():
         """Print the JSON Schema of homelab.yaml (for editors: yaml-language-server)."""
-        from homelab.spec.schema import json_schema_text
+        from homelab.lab.schema import json_schema_text
 
         emit(json_schema_text())

@@ -25,8 +25,8 @@ def commit_edit(doc, new_text: str, *, summary: str, render: bool, out: str | No
     from homelab.checks import run_checks
     from homelab.diagnostics import Severity
     from homelab.errors import LoadError
-    from homelab.spec.edit import write_atomic
-    from homelab.spec.load import load_text
+    from homelab.lab.edit import write_atomic
+    from homelab.lab.load import load_text
 
     try:
         new_doc = load_text(new_text, doc.file)

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homelab.engines.base import ApplyResult, Change, EngineContext, EngineStatus
+from homelab.engines.base import ApplyResult, Change, Engine, EngineContext, EngineStatus
 from homelab.errors import EngineError
 
 # Which playbook configures which kind of resource (addresses are "<kind>.<name>").
@@ -166,7 +166,7 @@ def playbook_for(address: str) -> str | None:
     return PLAYBOOKS.get(address.split(".", 1)[0])
 
 
-class AnsibleEngine:
+class AnsibleEngine(Engine):
     """Configures hosts and clusters by running the rendered playbooks."""
 
     name = "ansible"

@@ -1,9 +1,18 @@
-"""The engine protocol shared by plan/apply and every adapter.
+"""The engine protocol shared by plan and apply, and every adapter's base class.
 
-An engine reports whether it is configured and reachable, reads live facts for drift, and applies
-a batch of changes it is handed. It never decides what to change. Every subprocess or client it
-uses comes through an injectable seam (a process runner or client factory) so tests can use the
-real tool where one runs here and a contract fake where none does.
+An engine reports whether it is configured and reachable, reads live facts for drift, and executes
+the changes it is handed. It never decides what to change: the plan did (`homelab.plan`). Every
+subprocess or client it uses comes through an injectable seam (a process runner or client factory)
+so tests use the real tool where one runs here and a contract fake where none does.
+
+Every engine subclasses `Engine`; what an engine may optionally do is declared here with a default,
+never discovered with `getattr`:
+
+* `fact_types`: resource types whose absence from `read_facts` means "not live" (create) rather than
+  "this engine reads no facts for that type" (plan from state);
+* `partition(changes)`: independent units apply may run in parallel (default: one unit);
+* `discover(ctx)`: live addresses the engine could manage that the lab may not declare (used by
+  `plan --prune`; default: none).
 """
 
 from __future__ import annotations
@@ -11,22 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
+from homelab.plan.model import Action, Change
 from homelab.secrets import Redactor, Secret
 
-Action = Literal["create", "update", "delete", "replace", "no-op"]
-
-
-@dataclass(frozen=True)
-class Change:
-    """One planned change of one resource, as handed to an engine."""
-
-    address: str  # e.g. "proxmox_vm.kube01", "vault_policy.terraform", "argocd_app.media/sonarr"
-    action: Action
-    reason: str
-    before: dict | None = None  # non-secret attributes as last applied (state) or read (facts)
-    after: dict | None = None  # non-secret desired attributes
+__all__ = ["Action", "ApplyResult", "Change", "Engine", "EngineContext", "EngineStatus"]
 
 
 @dataclass(frozen=True)
@@ -47,28 +46,37 @@ class ApplyResult:
 
 @dataclass
 class EngineContext:
-    doc: Any  # homelab.spec.load.LabDocument
+    doc: Any  # homelab.lab.load.LabDocument
     workdir: Path  # the rendered repository
     state_dir: Path  # .homelab/
     read_secret: Callable[[str, str], Secret] | None = None  # (path, field) -> Secret, from Vault
     progress: Callable[[str], None] = lambda message: None
     redactor: Redactor = field(default_factory=Redactor)
+    options: dict = field(default_factory=dict)  # per-run settings of a day-2 command (e.g. the k3s token source)
 
 
-class Engine(Protocol):
-    """Optional extras the planner and apply use when an engine has them (see plan/planner.py and
-    ops/apply.py): `fact_types` (resource types whose absence from read_facts means "not live") and
-    `partition(changes) -> list[list[Change]]` (independent units apply may run in parallel)."""
+class Engine:
+    """Base class of every engine. Subclasses set `name` and implement the three methods."""
 
-    name: str  # "terraform", "ansible", "vault", "kubernetes"
+    name: str = ""  # "terraform", "ansible", "vault", "kubernetes"
+    fact_types: frozenset[str] = frozenset()
 
-    def status(self, ctx: EngineContext) -> EngineStatus: ...
+    def status(self, ctx: EngineContext) -> EngineStatus:
+        raise NotImplementedError
 
     def read_facts(self, ctx: EngineContext, addresses: list[str]) -> dict[str, dict]:
         """Live attributes by address, for drift. Only called when status().reachable."""
-        ...
+        raise NotImplementedError
 
     def apply(self, ctx: EngineContext, changes: list[Change]) -> list[ApplyResult]:
         """Execute the changes (all of this engine, one ready batch). Raise EngineError on failure,
         with the tail of the tool's output (redacted)."""
-        ...
+        raise NotImplementedError
+
+    def partition(self, changes: list[Change]) -> list[list[Change]]:
+        """Independent units of a batch, which apply may run in parallel. Default: one unit."""
+        return [list(changes)] if changes else []
+
+    def discover(self, ctx: EngineContext) -> list[str]:
+        """Addresses live on the system that this engine could manage (for `plan --prune`)."""
+        return []

@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from homelab.engines.base import ApplyResult, Change, EngineContext, EngineStatus
+from homelab.engines.base import ApplyResult, Change, Engine, EngineContext, EngineStatus
 from homelab.errors import EngineError
 from homelab.secrets import Redactor, Secret
 
@@ -431,7 +431,7 @@ class ObjectResult:
 
 # ------------------------------------------------------------------------------------------ engine
 @dataclass
-class KubernetesEngine:
+class KubernetesEngine(Engine):
     """Engine for `argocd_bootstrap.*` and `argocd_app.*`."""
 
     client_factory: Callable[[ClusterAccess, Redactor], KubeClient] | None = None

@@ -1,10 +1,7 @@
-"""Engines by name, imported lazily.
+"""Engines by name, imported lazily (terraform and kubernetes pull in more than `homelab check` needs).
 
-`Registry.get(name)` imports `homelab.engines.<name>` on first use and builds its engine: the module's
-`create_engine()` if it has one, else its `<Name>Engine` class (e.g. `TerraformEngine`), built without
-arguments. When the module does not exist yet (the ansible adapter comes with the next issue) the
-registry hands out a `NotConfiguredEngine` whose status says so — its layers show as
-"not configured" in the plan and are skipped, with that reason, by apply. Tests pass `overrides`.
+`ENGINES` is the whole table: every engine the plan's layers name (plan/address.py LAYER_ENGINE) has
+an entry, and an unknown name is an error, not a silent stand-in. Tests pass `overrides`.
 """
 
 from __future__ import annotations
@@ -12,59 +9,27 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from homelab.engines.base import ApplyResult, Change, EngineContext, EngineStatus
+from homelab.engines.base import Engine
 from homelab.errors import EngineError
 
-ENGINE_MODULES = {
-    "vault": "homelab.engines.vault",
-    "terraform": "homelab.engines.terraform",
-    "ansible": "homelab.engines.ansible",
-    "kubernetes": "homelab.engines.kubernetes",
-}
-
-WHY_MISSING = {
-    "ansible": "the ansible engine is not available yet (homelab.engines.ansible is not installed); "
-               "hosts and clusters are planned from state",
+ENGINES: dict[str, tuple[str, str]] = {
+    "vault": ("homelab.engines.vault", "VaultEngine"),
+    "terraform": ("homelab.engines.terraform", "TerraformEngine"),
+    "ansible": ("homelab.engines.ansible", "AnsibleEngine"),
+    "kubernetes": ("homelab.engines.kubernetes", "KubernetesEngine"),
 }
 
 
-class NotConfiguredEngine:
-    """An honest stand-in: never reachable, never applies anything, says why."""
-
-    def __init__(self, name: str, reason: str):
-        self.name = name
-        self.reason = reason
-
-    def status(self, ctx: EngineContext) -> EngineStatus:
-        return EngineStatus(configured=False, reachable=False, reason=self.reason)
-
-    def read_facts(self, ctx: EngineContext, addresses: list[str]) -> dict[str, dict]:
-        return {}
-
-    def apply(self, ctx: EngineContext, changes: list[Change]) -> list[ApplyResult]:
-        raise EngineError(f"the {self.name} engine is not configured: {self.reason}")
+class UnknownEngineError(LookupError):
+    """A programming error: a layer names an engine the registry does not have."""
 
 
-def _build(name: str):
-    module_name = ENGINE_MODULES.get(name, f"homelab.engines.{name}")
+def build(name: str) -> Engine:
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return NotConfiguredEngine(name, WHY_MISSING.get(
-                name, f"the {name} engine is not available yet ({module_name} is not installed)"))
-        raise
-    factory = getattr(module, "create_engine", None)
-    if callable(factory):
-        return factory()
-    cls = getattr(module, f"{name.capitalize()}Engine", None)
-    if cls is None:
-        cls = next((obj for obj in vars(module).values()
-                    if isinstance(obj, type) and getattr(obj, "name", None) == name
-                    and all(hasattr(obj, m) for m in ("status", "read_facts", "apply"))), None)
-    if cls is None:
-        return NotConfiguredEngine(name, f"{module_name} defines no engine")
-    return cls()
+        module_name, class_name = ENGINES[name]
+    except KeyError:
+        raise UnknownEngineError(f"no engine named {name!r} (known: {', '.join(sorted(ENGINES))})") from None
+    return getattr(importlib.import_module(module_name), class_name)()
 
 
 class Registry:
@@ -73,7 +38,7 @@ class Registry:
 
     def get(self, name: str):
         if name not in self._engines:
-            self._engines[name] = _build(name)
+            self._engines[name] = build(name)
         return self._engines[name]
 
     __call__ = get

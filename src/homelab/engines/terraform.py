@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from homelab.engines._process import ProcessResult, ProcessRunner
-from homelab.engines.base import ApplyResult, Change, EngineContext, EngineStatus
+from homelab.engines.base import ApplyResult, Change, Engine, EngineContext, EngineStatus
 from homelab.errors import EngineError
 
 BINARIES = ("terraform", "tofu")
@@ -308,7 +308,7 @@ def proxmox_vm_facts(values: Mapping) -> dict:
     return out
 
 
-class TerraformEngine:
+class TerraformEngine(Engine):
     """Engine for the VM layer (`proxmox_vm.*` and any other resource of the rendered tf/ roots)."""
 
     name = "terraform"

@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from homelab.engines.base import ApplyResult, Change, EngineContext, EngineStatus
+from homelab.engines.base import ApplyResult, Change, Engine, EngineContext, EngineStatus
 from homelab.errors import EngineError
 
 # --------------------------------------------------------------------------------------- errors
@@ -442,7 +442,7 @@ def desired_resources(lab) -> dict[str, dict]:
     return dict(sorted(out.items()))
 
 
-class VaultEngine:
+class VaultEngine(Engine):
     name = "vault"
 
     def __init__(self, factory: ClientFactory = hvac_client):

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 
 from homelab.errors import UsageError
+from homelab.lab.edit import LabEditor
 from homelab.ops.add_vm import NAME_RE
-from homelab.spec.edit import LabEditor
 
 CHART_RE = re.compile(
     r"^(?P<repo>(?:https?|oci)://[^\s@]+)/(?P<name>[a-z0-9][a-z0-9._-]*)"

@@ -9,7 +9,7 @@ vm add NAME --role ROLE [--env ENV] [--node N] [--join auto|k3s|elasticsearch|no
 * join (decided here): `auto` infers membership from the role — k8s-control-plane → K3s servers,
   k8s-worker → K3s agents, es-master → Elasticsearch masters, es-data → Elasticsearch data nodes,
   any other role joins nothing. `--join none` never joins; `--join k3s`/`elasticsearch` force it.
-* node: `--node`, else the placement `spec/resolve.py` uses: fewest members of the same HA group,
+* node: `--node`, else the placement `lab/resolve.py` uses: fewest members of the same HA group,
   then the lowest memory commitment, then the name — but a node where no existing VM without `node:`
   would be moved by the new memory commitment is preferred (a moved VM is a replaced VM). If every
   node would move one, those VMs are pinned (`node:` written) where they are now, and reported.
@@ -27,8 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from homelab.errors import UsageError
-from homelab.spec.edit import LabEditor
-from homelab.spec.resolve import _pool_candidates, effective_roles, reserved_addresses
+from homelab.lab.edit import LabEditor
+from homelab.lab.resolve import _pool_candidates, effective_roles, reserved_addresses
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -79,7 +79,7 @@ def _join_target(lab, role: str, join: str):
 
 def _place(doc, group: str | None, memory: int) -> list[str]:
     """Proxmox nodes in order of preference for the new VM."""
-    from homelab.spec.resolve import spread_group
+    from homelab.lab.resolve import spread_group
 
     lab, inv = doc.lab, doc.inventory
     nodes = sorted(n.name for n in lab.proxmox.nodes)
@@ -162,7 +162,7 @@ def add_vm(doc, text: str, name: str, role: str, *, env: str | None = None, node
 def _moved(text: str, name: str, current: dict[str, str | None]) -> list[str]:
     """Existing VMs whose automatic placement the edited lab would change."""
     from homelab.errors import LoadError
-    from homelab.spec.load import load_text
+    from homelab.lab.load import load_text
 
     try:
         new = load_text(text, name).inventory.by_name

@@ -105,11 +105,8 @@ def check_fresh(plan: Plan, doc, store: StateStore) -> None:
 
 
 def _units(engine, changes: list[PlannedChange]) -> list[list[PlannedChange]]:
-    partition = getattr(engine, "partition", None)
-    if not callable(partition):
-        return [changes]
     by_addr = {c.address: c for c in changes}
-    groups = partition([c.to_change() for c in changes])
+    groups = engine.partition([c.to_change() for c in changes])
     units, seen = [], set()
     for group in groups:
         unit = [by_addr[c.address] for c in group if c.address in by_addr and c.address not in seen]

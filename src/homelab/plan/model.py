@@ -24,13 +24,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Literal
 
 from homelab.errors import UsageError
 from homelab.plan.address import LAYER_ENGINE, LAYERS, layer_index
 
 FORMAT_VERSION = 1
 ACTIONS = ("create", "update", "delete", "replace", "no-op")
+Action = Literal["create", "update", "delete", "replace", "no-op"]
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "no-op": " "}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One planned change of one resource, as handed to an engine (what `PlannedChange.to_change` gives)."""
+
+    address: str  # e.g. "proxmox_vm.kube01", "vault_policy.terraform", "argocd_app.media/sonarr"
+    action: Action
+    reason: str
+    before: dict | None = None  # non-secret attributes as last applied (state) or read (facts)
+    after: dict | None = None  # non-secret desired attributes
 
 
 @dataclass(frozen=True)
@@ -48,9 +61,7 @@ class PlannedChange:
         if self.action not in ACTIONS:
             raise ValueError(f"unknown action {self.action!r}")
 
-    def to_change(self):
-        from homelab.engines.base import Change
-
+    def to_change(self) -> Change:
         return Change(self.address, self.action, self.reason, self.before, self.after)  # type: ignore[arg-type]
 
     def to_json(self) -> dict:
@@ -179,4 +190,4 @@ def default_layers() -> list[str]:
     return list(LAYERS)
 
 
-__all__ = ["Plan", "PlannedChange", "LayerStatus", "ACTIONS", "SYMBOLS", "FORMAT_VERSION", "LAYER_ENGINE"]
+__all__ = ["Action", "Change", "Plan", "PlannedChange", "LayerStatus", "ACTIONS", "SYMBOLS", "FORMAT_VERSION", "LAYER_ENGINE"]

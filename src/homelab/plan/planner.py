@@ -71,7 +71,7 @@ def make_plan(doc, *, state: dict, serial: int, engines: Callable[[str], object]
                 got = engine.read_facts(ctx, addresses) or {}
                 facts.update({a: scrub(dict(v)) for a, v in got.items() if v is not None})
                 facts_ok[engine_name] = True
-                types = frozenset(getattr(engine, "fact_types", None) or ())
+                types = frozenset(engine.fact_types)
                 fact_types_of[engine_name] = types
                 authoritative.update(a for a in addresses if a.partition(".")[0] in types)
             except Exception as exc:  # noqa: BLE001 - plan from state instead, and say why

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from importlib import resources
 from urllib.parse import urlsplit
 
+from homelab.lab.refs import parse_ref
 from homelab.render.base import RenderedFile, header, normalise
 from homelab.render.serializers import dump_yaml
-from homelab.spec.refs import parse_ref
 
 ROOT = "ansible"
 ASSETS = ("assets", "ansible")

@@ -11,9 +11,9 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+from homelab.lab.types import GIB, format_size, parse_range
+from homelab.lab.vault_access import kv_capabilities, rule_paths
 from homelab.render.base import GENERATED, RenderedFile, normalise
-from homelab.spec.types import GIB, format_size, parse_range
-from homelab.spec.vault_access import kv_capabilities, rule_paths
 
 NONE = "—"
 CAPABILITY_ORDER = ("deny", "create", "read", "update", "patch", "delete", "list", "sudo", "subscribe", "recover")
@@ -430,7 +430,7 @@ def _ref_owner(lab, model_path: tuple) -> str:
 
 
 def secret_consumers(doc) -> dict[str, list[str]]:
-    from homelab.spec.refs import all_secret_refs
+    from homelab.lab.refs import all_secret_refs
 
     lab = doc.lab
     users: dict[str, set[str]] = {}

@@ -30,10 +30,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from homelab.render.base import RenderedFile, header
-from homelab.render.serializers import LiteralStr, dump_yaml, dump_yaml_documents
-from homelab.spec.refs import parse_ref
-from homelab.spec.vault_access import (  # noqa: F401 - part of this module's API
+from homelab.lab.refs import parse_ref
+from homelab.lab.vault_access import (  # noqa: F401 - part of this module's API
     STORE_USER,
     external_secret_paths,
     external_secrets_on,
@@ -42,6 +40,8 @@ from homelab.spec.vault_access import (  # noqa: F401 - part of this module's AP
     user_kv_capabilities,
     vault_server,
 )
+from homelab.render.base import RenderedFile, header
+from homelab.render.serializers import LiteralStr, dump_yaml, dump_yaml_documents
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "homelab"}
@@ -196,7 +196,7 @@ class Release:
     name: str  # Application name, Helm release name and values file stem
     component: str  # key in lab.platform (metallb, democratic_csi, ...)
     namespace: str
-    chart: object  # homelab.spec.models.gitops.Chart
+    chart: object  # homelab.lab.models.gitops.Chart
     values: dict
     wave: int
     description: str

@@ -6,10 +6,10 @@ other files are built from data. Pure: no filesystem access besides reading the 
 
 from __future__ import annotations
 
+from homelab.lab.vault_access import kv_capabilities
 from homelab.render.base import GENERATED, RenderedFile, header, normalise
 from homelab.render.docs import markdown_file, render_template, table
 from homelab.render.serializers import dump_yaml
-from homelab.spec.vault_access import kv_capabilities
 
 # Pinned hook versions (pre-commit `rev`s are git tags of these repositories).
 GITLEAKS_REPO = "https://github.com/gitleaks/gitleaks"

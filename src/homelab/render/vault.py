@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from homelab.lab.vault_access import DATA_CAPS, METADATA_CAPS, policy_paths  # noqa: F401 - re-exported
 from homelab.render.base import RenderedFile, header
-from homelab.spec.vault_access import DATA_CAPS, METADATA_CAPS, policy_paths  # noqa: F401 - re-exported
 
 
 def policy_hcl(lab, name: str) -> str:

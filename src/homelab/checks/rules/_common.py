@@ -17,7 +17,7 @@ def ip_range(value: str | None):
     """'A-B' (as the model normalises ranges) -> (first, last) as IPv4Address, or None."""
     if not value:
         return None
-    from homelab.spec.types import parse_range
+    from homelab.lab.types import parse_range
 
     try:
         return parse_range(value)

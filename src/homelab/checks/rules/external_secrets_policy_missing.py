@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from homelab.checks.base import Finding, rule
 from homelab.diagnostics import Severity
-from homelab.spec.vault_access import external_secret_paths, external_secrets_on, store_user_gaps
+from homelab.lab.vault_access import external_secret_paths, external_secrets_on, store_user_gaps
 
 WHERE = ("platform", "external_secrets", "enabled")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homelab.checks.base import Finding, rule
-from homelab.spec.types import format_size
+from homelab.lab.types import format_size
 
 
 @rule("node-disk-overcommit", "error", "VM disks on a Proxmox node's storage exceed its capacity")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from homelab.checks.base import Finding, rule
-from homelab.spec.models.roles import standard_minimum
-from homelab.spec.types import format_size
+from homelab.lab.models.roles import standard_minimum
+from homelab.lab.types import format_size
 
 
 def _short(kind: str, value: int, minimum: int) -> str | None:

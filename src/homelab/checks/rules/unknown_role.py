@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from homelab.checks.base import Finding, rule
 from homelab.checks.rules._common import did_you_mean, known_list
-from homelab.spec.resolve import effective_roles
+from homelab.lab.resolve import effective_roles
 
 
 @rule("unknown-role", "error", "VM role is neither built in nor defined under `roles`")

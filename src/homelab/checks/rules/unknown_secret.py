@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from homelab.checks.base import Finding, rule
 from homelab.checks.rules._common import did_you_mean, known_list
-from homelab.spec.refs import all_secret_refs
+from homelab.lab.refs import all_secret_refs
 
 
 @rule("unknown-secret", "error", "a referenced secret path or field is not in vault.secrets")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homelab.checks.base import Finding, rule
-from homelab.spec.types import GIB, MIB, format_size
+from homelab.lab.types import GIB, MIB, format_size
 
 # Absolute floors, whatever the role: below them the Ubuntu cloud image does not boot (or cannot finish
 # cloud-init and the package installs of the baseline). Cores >= 1 is enforced by the model itself.

@@ -4,21 +4,21 @@ from typing import Literal
 
 from pydantic import Field
 
-from homelab.spec.models.access import Access
-from homelab.spec.models.apps import App
-from homelab.spec.models.backup import Backups
-from homelab.spec.models.elastic import Elasticsearch
-from homelab.spec.models.gitops import Gitops
-from homelab.spec.models.k3s import K3s
-from homelab.spec.models.network import Network
-from homelab.spec.models.pki import Pki
-from homelab.spec.models.platform import Platform
-from homelab.spec.models.proxmox import Proxmox
-from homelab.spec.models.roles import Role
-from homelab.spec.models.storage import Storage
-from homelab.spec.models.vault import Vault
-from homelab.spec.models.vms import ENVIRONMENTS, Vm
-from homelab.spec.types import Model
+from homelab.lab.models.access import Access
+from homelab.lab.models.apps import App
+from homelab.lab.models.backup import Backups
+from homelab.lab.models.elastic import Elasticsearch
+from homelab.lab.models.gitops import Gitops
+from homelab.lab.models.k3s import K3s
+from homelab.lab.models.network import Network
+from homelab.lab.models.pki import Pki
+from homelab.lab.models.platform import Platform
+from homelab.lab.models.proxmox import Proxmox
+from homelab.lab.models.roles import Role
+from homelab.lab.models.storage import Storage
+from homelab.lab.models.vault import Vault
+from homelab.lab.models.vms import ENVIRONMENTS, Vm
+from homelab.lab.types import Model
 
 
 class Clusters(Model):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from homelab.spec.types import Cidr, IpRange, IPv4, Model
+from homelab.lab.types import Cidr, IpRange, IPv4, Model
 
 
 class Pools(Model):

@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from homelab.spec.types import Model, NonEmptyStr
+from homelab.lab.types import Model, NonEmptyStr
 
 CAPABILITIES = ("create", "read", "update", "patch", "delete", "list", "sudo", "deny", "subscribe", "recover")
 Capability = Literal["create", "read", "update", "patch", "delete", "list", "sudo", "deny", "subscribe", "recover"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from homelab.spec.models import Lab
-from homelab.spec.models.roles import Role, builtin_roles
-from homelab.spec.types import GIB, MIB, parse_range
+from homelab.lab.models import Lab
+from homelab.lab.models.roles import Role, builtin_roles
+from homelab.lab.types import GIB, MIB, parse_range
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Typed models of the lab file (format v1). `Lab` is the root."""
 
-from homelab.spec.models.lab import Lab
+from homelab.lab.models.lab import Lab
 
 __all__ = ["Lab"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from homelab.spec.types import Model
+from homelab.lab.types import Model
 
 
 class StepCa(Model):

@@ -16,7 +16,7 @@ from typing import Any
 
 from homelab.diagnostics import Diagnostic, Location, Severity
 from homelab.errors import LoadError
-from homelab.spec.sourcemap import SourceMap
+from homelab.lab.sourcemap import SourceMap
 
 MAX_BYTES = 8 * 1024 * 1024  # a 1,000-VM lab is ~150 KiB; anything this large is not a lab file
 MAX_NODES = 200_000  # expanded YAML nodes (defeats alias "billion laughs" bombs)
@@ -27,7 +27,7 @@ MAX_DEPTH = 64
 class LabDocument:
     """A loaded lab: the typed model, where each value came from, and a digest of the bytes."""
 
-    lab: Any  # homelab.spec.models.Lab
+    lab: Any  # homelab.lab.models.Lab
     sourcemap: SourceMap
     file: str
     digest: str
@@ -35,7 +35,7 @@ class LabDocument:
 
     @cached_property
     def inventory(self):
-        from homelab.spec.resolve import resolve
+        from homelab.lab.resolve import resolve
 
         return resolve(self.lab)
 
@@ -314,7 +314,7 @@ def validate(data: Any, smap: SourceMap):
     """plain data -> Lab, or LoadError listing every schema problem."""
     from pydantic import ValidationError
 
-    from homelab.spec.models import Lab
+    from homelab.lab.models import Lab
 
     name = smap.file
     if not isinstance(data, dict):
@@ -357,7 +357,7 @@ def _dotted(path) -> str:
 
 
 def _translate(exc, smap: SourceMap) -> list[Diagnostic]:
-    from homelab.spec.models import Lab
+    from homelab.lab.models import Lab
 
     diags: dict[tuple, Diagnostic] = {}
     for err in exc.errors(include_url=False):

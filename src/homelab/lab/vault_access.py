@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from homelab.spec.models.vault import CAPABILITIES
-from homelab.spec.refs import parse_ref
+from homelab.lab.models.vault import CAPABILITIES
+from homelab.lab.refs import parse_ref
 
 DATA_CAPS = ("create", "read", "update", "patch", "delete")
 METADATA_CAPS = ("list", "read", "delete")

@@ -4,8 +4,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from homelab.spec.models.gitops import Chart
-from homelab.spec.types import ByteSize, DnsLabel, Model, Port
+from homelab.lab.models.gitops import Chart
+from homelab.lab.types import ByteSize, DnsLabel, Model, Port
 
 
 class Image(Model):

@@ -8,7 +8,7 @@ SCHEMA_ID = "https://homelab.invalid/schema/homelab.schema.json"
 
 
 def json_schema() -> dict:
-    from homelab.spec.models import Lab
+    from homelab.lab.models import Lab
 
     schema = Lab.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

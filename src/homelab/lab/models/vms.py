@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from homelab.spec.types import ByteSize, IPv4, Model
+from homelab.lab.types import ByteSize, IPv4, Model
 
 ENVIRONMENTS = ("lab", "kubernetes", "home-apps", "vault")
 

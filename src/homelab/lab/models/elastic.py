@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from homelab.spec.types import Model
+from homelab.lab.types import Model
 
 
 class SnapshotRepository(Model):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from homelab.spec.models.gitops import Chart
-from homelab.spec.types import Model
+from homelab.lab.models.gitops import Chart
+from homelab.lab.types import Model
 
 
 def _chart(repo: str, name: str, version: str) -> Chart:

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from homelab.spec.types import Model
+from homelab.lab.types import Model
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-]+$")
 _CRON_MACRO = re.compile(r"^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from homelab.spec.types import ByteSize, Model, NonEmptyStr
+from homelab.lab.types import ByteSize, Model, NonEmptyStr
 
 
 class ProxmoxNode(Model):

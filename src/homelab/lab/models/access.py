@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from homelab.spec.types import Model, Port
+from homelab.lab.types import Model, Port
 
 
 class Access(Model):

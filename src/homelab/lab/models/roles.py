@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from homelab.spec.types import GIB, ByteSize, Model
+from homelab.lab.types import GIB, ByteSize, Model
 
 
 class Role(Model):

@@ -26,7 +26,7 @@ def lab(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HOMELAB_STATE_DIR", raising=False)
     engines = fake_engines()
-    monkeypatch.setattr("homelab.cli.plan.engines_factory", lambda: lookup(engines))
+    monkeypatch.setattr("homelab.apply.session.default_engines", lambda: lookup(engines))
     return tmp_path, engines
 
 

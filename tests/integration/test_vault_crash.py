@@ -1,10 +1,13 @@
 """`vault configure` killed part-way (SIGKILL, no cleanup) converges on the next run.
 
 The test hook HOMELAB_VAULT_PAUSE_AFTER_WRITES=N makes configure announce itself on stderr and sleep
-after its Nth write to Vault; the test then SIGKILLs it. With the reference lab on a fresh Vault
-the writes are: 1 KV mount, then one per policy (5 in the reference lab), then userpass, then per
-user (admin first) the password in KV and the user. Pausing after admin's password (write 8 with five
-policies) kills it between storing admin's password and creating the admin user — the worst moment.
+after its Nth write to Vault; the test then SIGKILLs it. Configure applies the plan's Vault layer in
+dependency order, each batch by address: first userpass, the KV mount and one write per policy (the
+audit device is declared in the embedded server's config: no write); then the generated secrets (one
+write each) and the users (admin first: its password in KV, then the user). Pausing after admin's
+password kills it between storing admin's password and creating the admin user — the worst moment.
+Configure records each resource in state as it is done and holds the state lock meanwhile: the killed
+run leaves a stale lock, which the next run refuses until told to break it.
 """
 
 from __future__ import annotations
@@ -22,16 +25,22 @@ pytestmark = pytest.mark.integration
 def test_configure_killed_midway_converges(openbao_factory, homelab_tools):
     from homelab.lab.load import load_lab
 
-    policies = load_lab(homelab_tools.reference_lab).lab.vault.policies
-    pause = 1 + len(policies) + 1 + 1  # mount, policies, userpass, admin's password
+    vault = load_lab(homelab_tools.reference_lab).lab.vault
+    policies = vault.policies
+    generated = [s.path for s in vault.secrets if s.generate]
+    pause = 2 + len(policies) + len(generated) + 1  # userpass, mount, policies, generated, admin's password
     server = openbao_factory("crash")
     env = server.env(HOMELAB_VAULT_PAUSE_AFTER_WRITES=str(pause))
     proc = subprocess.Popen([sys.executable, "-m", "homelab", "vault", "configure", "--lab",
                              str(homelab_tools.reference_lab)], env=env, cwd=server.cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stderr.readline()
-        assert f"paused after {pause} writes" in line, line
+        seen = []
+        for line in proc.stderr:  # progress lines first, then the hook's marker
+            seen.append(line)
+            if "homelab-test-hook" in line:
+                break
+        assert f"paused after {pause} writes" in seen[-1], seen
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -45,15 +54,17 @@ def test_configure_killed_midway_converges(openbao_factory, homelab_tools):
     assert set(root.list_policies()) >= set(policies)
     assert root.kv_read("automation/admin") is not None
     assert root.read_user("admin") is None
-    assert root.kv_read("k3s/cluster") is None
+    assert root.kv_read("k3s/cluster") is not None  # generated before the users
 
-    second = server.cli("vault", "configure", "--format", "json")
+    stale = server.cli("vault", "configure", "--format", "json")
+    assert stale.returncode == 1 and "the state lock is stale" in stale.stderr, stale.stderr
+    second = server.cli("vault", "configure", "--break-lock", "--format", "json")
     assert second.returncode == 0, second.stderr
     report = json.loads(second.stdout)
     actions = {i["address"]: i["action"] for i in report["items"]}
     assert actions["vault_user.admin"] == "created"
     assert actions["vault_mount.secret"] == "unchanged" and actions["vault_policy.admin"] == "unchanged"
-    assert actions["vault_secret.k3s/cluster"] == "created"
+    assert actions["vault_secret.k3s/cluster"] == "unchanged"  # recorded in state before the kill
     # the admin user got the password that was stored before the crash
     password = root.kv_read("automation/admin")[0]["password"]
     assert root.kv_read("automation/admin")[1] == 1

@@ -9,8 +9,8 @@ import pytest
 from fake_engine import ENGINE_NAMES, RecordingEngine, fake_engines, lookup
 from plan_helpers import doc_of, patch_lab, reference_data
 
+from homelab.apply import StalePlanError, open_session
 from homelab.errors import StateError
-from homelab.ops.apply import StalePlanError, open_session
 from homelab.secrets import REDACTOR, Secret
 
 

@@ -144,7 +144,12 @@ def write_lab(path: Path, ips: dict[str, str], index: int, key: Path | str, *, s
 
 
 def cli(*args: str, timeout: float = 600, **env_overrides: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "VAULT_"))}
+    """Run the homelab CLI. The state directory (day-2 commands record what they applied) is the lab
+    file's `.homelab/` unless the caller names one, so test modules never share state."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "VAULT_", "HOMELAB_STATE"))}
+    lab = next((Path(a) for a in args if a.endswith(".yaml")), None)
+    if lab is not None:
+        env["HOMELAB_STATE_DIR"] = str(lab.resolve().parent / ".homelab")
     env.update(env_overrides)
     return subprocess.run([HOMELAB, *args], capture_output=True, text=True, timeout=timeout, env=env)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from fake_engine import fake_engines, lookup
 from plan_helpers import doc_of, reference_data
 
-from homelab.ops.apply import open_session
+from homelab.apply import open_session
 from homelab.plan.desired import desired
 
 HERE = Path(__file__).resolve()
@@ -24,7 +24,7 @@ import sys
 sys.path[:0] = [{src!r}, {plan_tests!r}]
 from fake_engine import fake_engines, lookup
 from plan_helpers import doc_of, reference_data
-from homelab.ops.apply import open_session
+from homelab.apply import open_session
 
 engines = fake_engines(delay=0.02, log_path={log!r})
 s = open_session(doc_of(reference_data()), state_dir={state!r}, workdir={state!r}, engines=lookup(engines))

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from homelab.engines.base import EngineContext
-from homelab.engines.vault import VaultEngine, desired_resources, ttl_seconds
-from homelab.errors import UsageError
-from homelab.ops import vault_server
-from homelab.ops.vault_context import (
+from homelab.engines.vault import VaultEngine
+from homelab.engines.vault import server as vault_server
+from homelab.engines.vault.client import ttl_seconds
+from homelab.engines.vault.target import (
     KeysFileError,
     VaultNotRunningError,
     read_keys_file,
@@ -27,6 +27,7 @@ from homelab.ops.vault_context import (
     resolve_target,
     write_fd_json,
 )
+from homelab.errors import UsageError
 from homelab.secrets import REDACTOR
 
 
@@ -158,15 +159,19 @@ def test_ttl_seconds():
     assert [ttl_seconds(x) for x in ("20m", "1h", "8h", "30s", "2d", 90, None)] == [1200, 3600, 28800, 30, 172800, 90, 0]
 
 
-def test_desired_resources_of_the_reference_lab(reference_doc):
-    desired = desired_resources(reference_doc.lab)
-    assert list(desired) == sorted(desired)
-    assert desired["vault_mount.secret"] == {"type": "kv", "version": "2"}
-    assert desired["vault_user.terraform"] == {"policies": ["terraform"], "token_ttl": 1200, "token_max_ttl": 3600}
-    assert {a for a in desired if a.startswith("vault_policy.")} == {
+def test_the_plan_wants_the_reference_labs_vault_exactly(reference_doc):
+    from homelab.plan.desired import desired
+    from homelab.render.vault import policy_hcl
+
+    want = {a: r.attrs for a, r in desired(reference_doc).items() if r.layer == "vault"}
+    assert want["vault_mount.secret"] == {"path": "secret", "type": "kv", "version": "2"}
+    assert want["vault_user.terraform"] == {"policies": ["terraform"], "token_ttl": 1200, "token_max_ttl": 3600,
+                                            "login": "ok"}
+    assert {a for a in want if a.startswith("vault_policy.")} == {
         "vault_policy.admin", "vault_policy.ansible", "vault_policy.apps", "vault_policy.external-secrets",
         "vault_policy.terraform"}
-    assert "vault_secret.k3s/cluster" in desired and "vault_secret.infra/proxmox" not in desired  # generated only
+    assert want["vault_policy.apps"]["policy"] == policy_hcl(reference_doc.lab, "apps")  # what is uploaded
+    assert "vault_secret.k3s/cluster" in want and "vault_secret.infra/proxmox" not in want  # generated only
 
 
 def test_engine_without_credentials_is_not_configured_and_contacts_nothing(reference_doc, tmp_path, no_env):
@@ -188,9 +193,9 @@ def _no_client(*args, **kwargs):
     raise AssertionError("the engine must not build a client here")
 
 
-def test_configure_warns_when_a_non_admin_policy_covers_the_automation_passwords(reference_path):
+def test_automation_exposure_matches_policies_as_vault_does(reference_path):
     from homelab.lab.load import load_text
-    from homelab.ops.vault_configure import automation_exposure
+    from homelab.lab.vault_access import automation_exposure
 
     text = reference_path.read_text()
     assert automation_exposure(load_text(text).lab) == []  # the reference lab keeps them admin-only

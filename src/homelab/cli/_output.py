@@ -10,7 +10,7 @@ import typer
 
 from homelab.secrets import REDACTOR
 
-FormatOption = typer.Option("text", "--format", "-f", help="Output format: text or json.")
+CURRENT = {"format": "text"}  # the running command's --format, for the errors main.py prints
 
 
 def check_format(fmt: str) -> str:
@@ -18,6 +18,7 @@ def check_format(fmt: str) -> str:
 
     if fmt not in ("text", "json"):
         raise UsageError(f"unknown format {fmt!r}", "use --format text or --format json")
+    CURRENT["format"] = fmt
     return fmt
 
 

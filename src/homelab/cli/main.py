@@ -1,4 +1,5 @@
-"""Entry point. Maps every error class to its exit code in one place (DESIGN.md):
+"""Entry point. Registers every command (an explicit list: a missing module is an error, not a gap) and
+maps every error class to its exit code in one place (DESIGN.md):
 
 0 ok · 1 the input loaded but something is wrong or would change · 2 the input cannot be used
 (unreadable/malformed/ill-typed file, bad usage) · 3 an engine failed · 130 interrupted.
@@ -24,10 +25,11 @@ app = typer.Typer(
 
 STATE = {"debug": False}
 
-# Each module in this list exposes `register(app)`. A module that does not exist yet is skipped.
+# Every command module; each exposes `register(app)`. A test fails when a module under cli/ that
+# defines commands is missing here.
 COMMAND_MODULES = (
     "check", "inventory", "schema", "init", "explain", "render", "plan", "apply", "up",
-    "vault", "secrets", "vm", "app", "cluster", "node", "sandbox", "backup", "state",
+    "vault", "secrets", "vm", "app", "cluster", "node", "sandbox", "state",
 )
 
 
@@ -42,37 +44,45 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for internal errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ):
-    STATE["debug"] = debug
+    STATE["debug"] = STATE["debug"] or debug
 
 
-def _register_all() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"homelab.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"homelab.cli.{name}":
-                continue
-            raise
-        module.register(app)
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"homelab.cli.{_name}").register(app)
 
 
-_register_all()
+def _print_diagnostic_error(exc) -> None:
+    from homelab.cli._output import CURRENT, print_diagnostics, print_error
+
+    json_mode = CURRENT["format"] == "json"
+    print_diagnostics(exc.diagnostics, stream=sys.stdout if json_mode else sys.stderr,
+                      fmt="json" if json_mode else "text")
+    if not json_mode and not isinstance(exc, _load_error()):
+        print_error(exc)
+
+
+def _load_error():
+    from homelab.errors import LoadError
+
+    return LoadError
 
 
 def main(argv: list[str] | None = None) -> None:
-    from homelab.errors import HomelabError, LoadError
+    from homelab.errors import HomelabError
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args[1:]:  # accepted after the subcommand too
+        STATE["debug"] = True
+        args = [args[0], *(a for a in args[1:] if a != "--debug")]
     try:
-        app(args=argv, prog_name="homelab")
-    except LoadError as exc:
-        from homelab.cli._output import print_diagnostics
-
-        print_diagnostics(exc.diagnostics, stream=sys.stderr)
-        sys.exit(2)
+        app(args=args, prog_name="homelab")
     except HomelabError as exc:
-        from homelab.cli._output import print_error
+        if getattr(exc, "diagnostics", None) is not None:
+            _print_diagnostic_error(exc)
+        else:
+            from homelab.cli._output import print_error
 
-        print_error(exc)
+            print_error(exc)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

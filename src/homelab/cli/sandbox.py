@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import typer
 
-from homelab.cli._output import FormatOption, check_format, emit, emit_json
+from homelab.cli._output import check_format, emit, emit_json
+from homelab.cli.options import FormatOption
 
 sandbox_app = typer.Typer(help="Isolated test hosts on this machine (network namespaces + sshd). Needs root.",
                           no_args_is_help=True)

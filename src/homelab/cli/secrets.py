@@ -14,22 +14,21 @@ import sys
 import typer
 
 from homelab.cli._output import emit, emit_json
-from homelab.cli.vault import (
+from homelab.cli._vault import login, vault_ctx
+from homelab.cli.options import (
     AddressOption,
     EmbeddedOption,
-    FormatOpt,
+    FormatOption,
     KeysOption,
     LabOption,
-    StateOption,
+    StateDirOption,
     UserOption,
 )
 
 
 def _api(lab, address, embedded, state_dir, keys_file, user, fmt):
-    from homelab.cli.vault import _auth, _ctx
-
-    c = _ctx(lab, address, embedded, state_dir, keys_file, fmt)
-    return c, _auth(c, user)
+    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt)
+    return c, login(c, user)
 
 
 def _read_values(fields: list[str], as_json: bool) -> dict:
@@ -77,82 +76,85 @@ def _read_values(fields: list[str], as_json: bool) -> dict:
     return values
 
 
-def register(app: typer.Typer) -> None:
-    secrets = typer.Typer(help="Put, get and list app secrets in Vault (values never on the command line).",
+secrets_app = typer.Typer(help="Put, get and list app secrets in Vault (values never on the command line).",
                           no_args_is_help=True)
-    app.add_typer(secrets, name="secrets")
 
-    @secrets.command()
-    def put(path: str = typer.Argument(..., help="Path below the KV mount, e.g. apps/plex."),
-            fields: list[str] = typer.Argument(None, help="Field names; values are prompted (or read from stdin)."),
-            as_json: bool = typer.Option(False, "--json", help="Read a JSON object of field -> value from stdin."),
-            lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-            state_dir: str = StateOption, keys_file: str = KeysOption, user: str = UserOption,
-            fmt: str = FormatOpt):
-        """Write fields of a secret (a new KV version; other fields are kept)."""
-        from homelab.ops import secrets_kv
 
-        c, api = _api(lab, address, embedded, state_dir, keys_file, user, fmt)
-        values = _read_values(list(fields or []), as_json)
-        version = secrets_kv.put(api, path, values)
-        if fmt == "json":
-            emit_json({"path": path.strip("/"), "version": version, "fields": sorted(values)})
-        else:
-            emit(f"{c.doc.lab.vault.kv_mount}/{path.strip('/')}: version {version} "
-                 f"(set {', '.join(sorted(values))})")
+@secrets_app.command()
+def put(path: str = typer.Argument(..., help="Path below the KV mount, e.g. apps/plex."),
+        fields: list[str] = typer.Argument(None, help="Field names; values are prompted (or read from stdin)."),
+        as_json: bool = typer.Option(False, "--json", help="Read a JSON object of field -> value from stdin."),
+        lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+        state_dir: str = StateDirOption, keys_file: str = KeysOption, user: str = UserOption,
+        fmt: str = FormatOption):
+    """Write fields of a secret (a new KV version; other fields are kept)."""
+    from homelab.ops import secrets_kv
 
-    @secrets.command()
-    def get(path: str = typer.Argument(..., help="Path below the KV mount."),
-            reveal: bool = typer.Option(False, "--reveal", help="Print the values (otherwise only field names)."),
-            field: str = typer.Option(None, "--field", help="Only this field (with --reveal: its bare value)."),
-            version: int = typer.Option(None, "--version", help="A past version (KV v2 keeps them)."),
-            lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-            state_dir: str = StateOption, keys_file: str = KeysOption, user: str = UserOption,
-            fmt: str = FormatOpt):
-        """Show a secret's fields and version; values only with --reveal."""
-        from homelab.errors import UsageError
-        from homelab.ops import secrets_kv
+    c, api = _api(lab, address, embedded, state_dir, keys_file, user, fmt)
+    values = _read_values(list(fields or []), as_json)
+    version = secrets_kv.put(api, path, values)
+    if fmt == "json":
+        emit_json({"path": path.strip("/"), "version": version, "fields": sorted(values)})
+    else:
+        emit(f"{c.doc.lab.vault.kv_mount}/{path.strip('/')}: version {version} "
+             f"(set {', '.join(sorted(values))})")
 
-        c, api = _api(lab, address, embedded, state_dir, keys_file, user, fmt)
-        view = secrets_kv.get(api, path, version)
+@secrets_app.command()
+def get(path: str = typer.Argument(..., help="Path below the KV mount."),
+        reveal: bool = typer.Option(False, "--reveal", help="Print the values (otherwise only field names)."),
+        field: str = typer.Option(None, "--field", help="Only this field (with --reveal: its bare value)."),
+        version: int = typer.Option(None, "--version", help="A past version (KV v2 keeps them)."),
+        lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+        state_dir: str = StateDirOption, keys_file: str = KeysOption, user: str = UserOption,
+        fmt: str = FormatOption):
+    """Show a secret's fields and version; values only with --reveal."""
+    from homelab.errors import UsageError
+    from homelab.ops import secrets_kv
+
+    c, api = _api(lab, address, embedded, state_dir, keys_file, user, fmt)
+    view = secrets_kv.get(api, path, version)
+    if field is not None:
+        if field not in view.values:
+            raise UsageError(f"{path} has no field {field!r}", "fields: " + ", ".join(view.fields))
+        view.fields = [field]
+        view.values = {field: view.values[field]}
+    out = sys.stdout
+    if fmt == "json":
+        import json
+
+        # Values appear only with --reveal, which is why this bypasses the redactor.
+        out.write(json.dumps(view.to_json(reveal), indent=2, sort_keys=True) + "\n")
+        return
+    if reveal:
         if field is not None:
-            if field not in view.values:
-                raise UsageError(f"{path} has no field {field!r}", "fields: " + ", ".join(view.fields))
-            view.fields = [field]
-            view.values = {field: view.values[field]}
-        out = sys.stdout
-        if fmt == "json":
-            import json
-
-            # Values appear only with --reveal, which is why this bypasses the redactor.
-            out.write(json.dumps(view.to_json(reveal), indent=2, sort_keys=True) + "\n")
+            out.write(view.values[field].reveal() + "\n")
             return
-        if reveal:
-            if field is not None:
-                out.write(view.values[field].reveal() + "\n")
-                return
-            out.write(f"{c.doc.lab.vault.kv_mount}/{view.path} (version {view.version})\n")
-            for k in view.fields:
-                out.write(f"{k}={view.values[k].reveal()}\n")
-            return
-        emit(f"{c.doc.lab.vault.kv_mount}/{view.path} (version {view.version}"
-             + (f", created {view.created_time}" if view.created_time else "") + ")")
+        out.write(f"{c.doc.lab.vault.kv_mount}/{view.path} (version {view.version})\n")
         for k in view.fields:
-            emit(f"  {k}")
-        emit("  (values hidden; add --reveal to print them)")
+            out.write(f"{k}={view.values[k].reveal()}\n")
+        return
+    emit(f"{c.doc.lab.vault.kv_mount}/{view.path} (version {view.version}"
+         + (f", created {view.created_time}" if view.created_time else "") + ")")
+    for k in view.fields:
+        emit(f"  {k}")
+    emit("  (values hidden; add --reveal to print them)")
 
-    @secrets.command("list")
-    def list_(path: str = typer.Argument("", help="Path below the KV mount (default: the top)."),
-              lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-              state_dir: str = StateOption, keys_file: str = KeysOption, user: str = UserOption,
-              fmt: str = FormatOpt):
-        """List the keys below a path."""
-        from homelab.ops import secrets_kv
+@secrets_app.command("list")
+def list_(path: str = typer.Argument("", help="Path below the KV mount (default: the top)."),
+          lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+          state_dir: str = StateDirOption, keys_file: str = KeysOption, user: str = UserOption,
+          fmt: str = FormatOption):
+    """List the keys below a path."""
+    from homelab.ops import secrets_kv
 
-        c, api = _api(lab, address, embedded, state_dir, keys_file, user, fmt)
-        keys = secrets_kv.list_keys(api, path)
-        if fmt == "json":
-            emit_json({"path": path.strip("/"), "keys": keys})
-            return
-        for k in keys:
-            emit(k)
+    c, api = _api(lab, address, embedded, state_dir, keys_file, user, fmt)
+    keys = secrets_kv.list_keys(api, path)
+    if fmt == "json":
+        emit_json({"path": path.strip("/"), "keys": keys})
+        return
+    for k in keys:
+        emit(k)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(secrets_app, name="secrets")

@@ -10,313 +10,303 @@ HOMELAB_VAULT_KEYS_FILE > <state dir>/vault/init-keys.json.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 import typer
 
-from homelab.cli._output import check_format, emit, emit_json, load_or_exit
+from homelab.cli._output import check_format, emit, emit_json
+from homelab.cli._vault import login, vault_ctx
+from homelab.cli.options import (
+    AddressOption,
+    BreakLockOption,
+    EmbeddedOption,
+    FormatOption,
+    KeysOption,
+    LabOption,
+    StateDirOption,
+    UserOption,
+)
 
-LabOption = typer.Option("homelab.yaml", "--lab", "-l", help="The lab file.")
-AddressOption = typer.Option(None, "--address", help="Vault URL, or 'embedded' (overrides vault.address).")
-EmbeddedOption = typer.Option(False, "--embedded", help="Use the embedded OpenBao whatever vault.address says.")
-StateOption = typer.Option(None, "--state-dir", help="State directory (default .homelab or HOMELAB_STATE_DIR).")
-KeysOption = typer.Option(None, "--keys-file", help="Keys file (default <state dir>/vault/init-keys.json).")
-UserOption = typer.Option(None, "--user", help="Log in as this userpass user (password prompted, never an argument).")
-FormatOpt = typer.Option("text", "--format", "-f", help="Output format: text or json.")
+vault = typer.Typer(
+    help="Run Vault: start the embedded server, init, unseal, configure, rotate, back up.\n\n"
+         "Address: --address URL|embedded > HOMELAB_VAULT_ADDR > --embedded / HOMELAB_VAULT_EMBEDDED=1 > "
+         "vault.address. Token: --user NAME (password prompted or first stdin line) > VAULT_TOKEN > "
+         "the keys file (admin credentials after --revoke-root, else the root token). State: --state-dir > "
+         "HOMELAB_STATE_DIR > ./.homelab; keys file: --keys-file > HOMELAB_VAULT_KEYS_FILE > "
+         "<state dir>/vault/init-keys.json.",
+        no_args_is_help=True)
 
 
-@dataclass
-class Ctx:
-    doc: object
-    target: object
-    fmt: str
 
+@vault.command()
+def up(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+       state_dir: str = StateDirOption, fmt: str = FormatOption):
+    """Start the embedded OpenBao (vault.address: embedded), or just connect to a real Vault."""
+    c = vault_ctx(lab, address, embedded, state_dir, None, fmt, require_running=False)
+    if c.target.embedded:
+        from homelab.engines.vault.server import up as start
 
-def _ctx(lab: str, address, embedded, state_dir, keys_file, fmt: str, require_running: bool = True) -> Ctx:
+        info = start(c.target.state_dir, audit=c.doc.lab.vault.audit)
+        if fmt == "json":
+            emit_json({"embedded": True, **info.to_json()})
+        elif info.started:
+            emit(f"embedded OpenBao started at {info.address} (pid {info.pid}, data in {info.vault_dir})")
+            emit("  next: `homelab vault init` (first time) or `homelab vault unseal`")
+        else:
+            emit(f"embedded OpenBao is already running at {info.address} (pid {info.pid})")
+        return
+    from homelab.ops.vault_init import status
+
+    st = status(c.target, c.doc.lab)
+    if fmt == "json":
+        emit_json({"embedded": False, **st})
+    else:
+        emit(f"Vault at {c.target.address} answers: version {st['version']}, "
+             f"{'initialised' if st['initialized'] else 'NOT initialised'}, "
+             f"{'sealed' if st['sealed'] else 'unsealed'} (nothing to start: vault.address is a URL)")
+
+@vault.command()
+def down(lab: str = LabOption, state_dir: str = StateDirOption, fmt: str = FormatOption,
+         timeout: float = typer.Option(15.0, "--timeout", help="Seconds before SIGKILL.")):
+    """Stop the embedded OpenBao started by `vault up` (SIGTERM, then SIGKILL after --timeout)."""
     check_format(fmt)
-    from homelab.ops.vault_context import resolve_target
+    from homelab.engines.vault.server import down as stop
+    from homelab.engines.vault.target import state_dir_for
 
-    doc = load_or_exit(lab, fmt)
-    target = resolve_target(doc.lab, address=address, embedded=embedded, state_dir=state_dir,
-                            keys_file=keys_file, require_running=require_running)
-    return Ctx(doc, target, fmt)
+    result = stop(state_dir_for(state_dir), timeout=timeout)
+    if fmt == "json":
+        emit_json(result.to_json())
+        return
+    emit({"terminated": f"embedded OpenBao stopped (pid {result.pid})",
+          "killed": f"embedded OpenBao did not stop in {timeout:.0f}s and was killed (pid {result.pid})",
+          "stale-pidfile": f"embedded OpenBao was not running (removed a stale pidfile, pid {result.pid})",
+          "not-running": "embedded OpenBao is not running"}[result.outcome])
 
+@vault.command()
+def init(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+         state_dir: str = StateDirOption, keys_file: str = KeysOption, fmt: str = FormatOption,
+         shares: int = typer.Option(None, "--shares", help="Key shares (default vault.init.shares, 5)."),
+         threshold: int = typer.Option(None, "--threshold", help="Keys needed (default vault.init.threshold, 3)."),
+         print_keys: bool = typer.Option(False, "--print-keys",
+                                         help="Show the keys and root token once instead of writing the keys file.")):
+    """Initialise Vault; the unseal keys and root token go to a new 0600 keys file (never overwritten)."""
+    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt)
+    from homelab.ops.vault_init import init as do_init
 
-def _auth(c: Ctx, user, check_ready: bool = True):
-    from homelab.ops.vault_context import authenticate
+    result = do_init(c.target, c.doc.lab, shares=shares, threshold=threshold, print_keys=print_keys)
+    if print_keys:
+        # Asked for explicitly: the only place keys are ever printed (bypasses the redactor).
+        out = sys.stdout
+        if fmt == "json":
+            import json
 
-    return authenticate(c.target, c.doc.lab, user=user, check_ready=check_ready)
+            out.write(json.dumps({**result.to_json(), "keys": [k.reveal() for k in result.keys],
+                                  "root_token": result.root_token.reveal()}, indent=2) + "\n")
+        else:
+            for i, k in enumerate(result.keys, 1):
+                out.write(f"Unseal key {i}: {k.reveal()}\n")
+            out.write(f"Initial root token: {result.root_token.reveal()}\n")
+            out.write(f"Store these safely: {result.threshold} of {result.shares} keys unseal Vault. "
+                      "They are shown once and were written nowhere.\n")
+        out.flush()
+        return
+    if fmt == "json":
+        emit_json(result.to_json())
+    else:
+        emit(f"Vault initialised ({result.threshold} of {result.shares} keys unseal it); keys and root token "
+             f"written to {result.keys_file} (mode 0600) — back it up somewhere safe")
+        emit("  next: `homelab vault unseal`")
+
+@vault.command()
+def unseal(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+           state_dir: str = StateDirOption, keys_file: str = KeysOption, fmt: str = FormatOption,
+           stdin: bool = typer.Option(False, "--stdin", help="Read unseal keys from stdin, one per line.")):
+    """Unseal Vault with the keys file (refuses a keys file others can read)."""
+    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt)
+    from homelab.ops.vault_init import unseal as do_unseal
+
+    keys = None
+    if stdin:
+        from homelab.secrets import REDACTOR
+
+        keys = [ln.strip() for ln in sys.stdin.read().splitlines() if ln.strip()]
+        for k in keys:
+            REDACTOR.add(k)
+    result = do_unseal(c.target, keys=keys)
+    if fmt == "json":
+        emit_json(result.to_json())
+    else:
+        emit("Vault was already unsealed" if result.already else "Vault unsealed")
+
+@vault.command()
+def seal(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+         state_dir: str = StateDirOption, keys_file: str = KeysOption, user: str = UserOption,
+         fmt: str = FormatOption):
+    """Seal Vault (needs a token allowed to seal: root or admin)."""
+    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt)
+    from homelab.ops.vault_init import seal as do_seal
+
+    api = login(c, user, check_ready=False)
+    sealed_now = do_seal(api)
+    if fmt == "json":
+        emit_json({"sealed": True, "changed": sealed_now})
+    else:
+        emit("Vault sealed" if sealed_now else "Vault was already sealed")
+
+@vault.command()
+def status(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+           state_dir: str = StateDirOption, keys_file: str = KeysOption, user: str = UserOption,
+           fmt: str = FormatOption):
+    """Sealed or not, version, HA, mounts, auth methods, policies."""
+    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt)
+    from homelab.errors import HomelabError
+    from homelab.ops.vault_init import status as do_status
+
+    api = None
+    try:
+        api = login(c, user, check_ready=False)
+    except HomelabError:  # no usable token: still report what needs none
+        if user:
+            raise
+    st = do_status(c.target, c.doc.lab, api=api)
+    if fmt == "json":
+        emit_json(st)
+        return
+    emit(f"address:     {st['address']}" + (f" ({st['url']})" if st["url"] != st["address"] else ""))
+    emit(f"version:     {st['version']}  storage: {st['storage_type']}")
+    emit(f"initialised: {'yes' if st['initialized'] else 'no'}")
+    emit(f"sealed:      {'yes' if st['sealed'] else 'no'}"
+         + (f"  (threshold {st['threshold']} of {st['shares']}, progress {st['unseal_progress']})"
+            if st["initialized"] else ""))
+    if st.get("ha_enabled") is not None:
+        emit(f"HA:          {'enabled' if st['ha_enabled'] else 'disabled'}")
+    if st.get("mounts") is not None:
+        emit("mounts:      " + ", ".join(f"{k} ({v})" for k, v in st["mounts"].items()))
+        emit("auth:        " + ", ".join(f"{k} ({v})" for k, v in st["auth_methods"].items()))
+        emit("policies:    " + ", ".join(st["policies"]))
+    elif st.get("details_unavailable"):
+        emit(f"details:     not available ({st['details_unavailable']})")
+
+@vault.command()
+def configure(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+              state_dir: str = StateDirOption, keys_file: str = KeysOption, user: str = UserOption,
+              fmt: str = FormatOption,
+              prune: bool = typer.Option(False, "--prune", help="Delete policies and users the lab does not declare."),
+              revoke_root: bool = typer.Option(False, "--revoke-root",
+                                               help="Then revoke the initial root token (the admin user stays)."),
+              break_lock: bool = BreakLockOption):
+    """Bring Vault to what the lab declares (KV v2, policies, userpass users, audit, generated secrets).
+
+    The Vault layer of the plan, applied and recorded in state: `homelab apply --target 'vault_*'`."""
+    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt)
+    from homelab.cli._run import open_session
+    from homelab.ops.vault_configure import configure as do_configure
+    from homelab.secrets import Secret
+
+    api = login(c, user)
+    options = {"vault_token": Secret(api.token), "vault_address": c.address, "vault_keys_file": keys_file}
+    session = open_session(c.doc, state_dir=state_dir, options=options)
+    try:
+        report = do_configure(session, api, c.target, prune=prune, revoke_root=revoke_root, break_lock=break_lock)
+    finally:
+        session.close()
+    if fmt == "json":
+        emit_json(report.to_json())
+        return
+    for item in report.items:
+        emit(f"{item.action:<9} {item.address}" + (f"  ({item.detail})" if item.detail else ""))
+    counts = report.counts()
+    emit(f"{report.changes} change(s): " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+@vault.command()
+def rotate(paths: list[str] = typer.Argument(None, help="KV paths to rotate (default: all rotatable)."),
+           lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+           state_dir: str = StateDirOption, keys_file: str = KeysOption, user: str = UserOption,
+           fmt: str = FormatOption,
+           dry_run: bool = typer.Option(False, "--dry-run", help="Show what would rotate; change nothing.")):
+    """Rotate automation passwords and generated secrets (KV v2 keeps the previous version)."""
+    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt)
+    from homelab.ops.vault_rotate import rotate as do_rotate
+
+    api = login(c, user)
+    rotations = do_rotate(api, c.doc.lab, paths or None, dry_run=dry_run)
+    if fmt == "json":
+        emit_json({"dry_run": dry_run, "rotations": [r.to_json() for r in rotations]})
+        return
+    for r in rotations:
+        verb = "would rotate" if dry_run else "rotated"
+        emit(f"{verb} {c.doc.lab.vault.kv_mount}/{r.path} ({r.kind}): version {r.old_version or '-'} -> "
+             f"{r.new_version}")
+    emit(f"{len(rotations)} secret(s) {'would be ' if dry_run else ''}rotated")
+
+@vault.command()
+def backup(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+           state_dir: str = StateDirOption, keys_file: str = KeysOption, user: str = UserOption,
+           fmt: str = FormatOption,
+           directory: str = typer.Option(None, "--dir", help="Backup directory (default backup.vault.directory)."),
+           retention: int = typer.Option(None, "--retention", help="Backups kept (default backup.vault.retention)."),
+           data_dir: str = typer.Option(None, "--data-dir",
+                                        help="File storage: tar this data directory (seal or stop Vault first).")):
+    """Raft snapshot + manifest + checksum (or a tar of a file-storage data directory); applies retention."""
+    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt, require_running=data_dir is None)
+    from homelab.ops import vault_backup
+
+    if data_dir:
+        from homelab.engines.vault.client import VaultApi
+
+        api = VaultApi(c.target.address, verify=c.target.verify) if c.target.address else None
+        result = vault_backup.backup_data_dir(c.doc.lab, c.target, c.doc.digest, data_dir, directory=directory,
+                                              retention=retention, api=api)
+    else:
+        api = login(c, user)
+        result = vault_backup.backup(api, c.doc.lab, c.target, c.doc.digest, directory=directory,
+                                     retention=retention)
+    if fmt == "json":
+        emit_json(result.to_json())
+        return
+    emit(f"backup written: {result.file} ({result.size} bytes, sha256 {result.sha256[:16]}…, "
+         f"{result.paths} KV paths recorded)")
+    emit(f"manifest: {result.manifest}")
+    if result.pruned:
+        emit(f"retention: removed {len(result.pruned)} old file(s)")
+
+@vault.command()
+def restore(backup_file: str = typer.Argument(..., help="The .manifest.json (or .snap) of the backup."),
+            lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
+            state_dir: str = StateDirOption, fmt: str = FormatOption,
+            keys_file: str = typer.Option(None, "--keys-file",
+                                          help="Keys file of the BACKED-UP Vault (default the usual keys file)."),
+            current_keys_file: str = typer.Option(None, "--current-keys-file",
+                                                  help="Keys file of the Vault restored into, if it was "
+                                                       "initialised anew (else VAULT_TOKEN; an uninitialised "
+                                                       "Vault needs neither)."),
+            user: str = UserOption):
+    """Verify the checksum, restore the raft snapshot, unseal with the backed-up keys, verify the data."""
+    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt)
+    from pathlib import Path
+
+    from homelab.engines.vault.target import VaultTarget, authenticate, read_keys_file
+    from homelab.ops import vault_backup
+
+    vault_backup.load_manifest(Path(backup_file))  # checksum first, before anything else
+    backup_keys = read_keys_file(c.target.keys_file)
+    current = None
+    from homelab.engines.vault.client import VaultApi
+
+    initialised = VaultApi(c.target.address, verify=c.target.verify).seal_status().get("initialized")
+    if initialised:  # token for the Vault as it is now: --user > VAULT_TOKEN > --current-keys-file/keys file
+        t = c.target
+        cur_target = VaultTarget(t.address, t.embedded, t.state_dir,
+                                 Path(current_keys_file) if current_keys_file else t.keys_file, t.verify)
+        current = authenticate(cur_target, c.doc.lab, user=user)
+    result = vault_backup.restore(c.target, c.doc.lab, Path(backup_file), current_api=current,
+                                  backup_keys=backup_keys)
+    if fmt == "json":
+        emit_json(result.to_json())
+        return
+    emit(f"restored {result.file.name}; verified {result.verified_paths} KV path(s) against the manifest")
+    emit("  Vault now has the backed-up Vault's unseal keys and tokens (keys file: "
+         f"{c.target.keys_file})")
 
 
 def register(app: typer.Typer) -> None:
-    vault = typer.Typer(
-        help="Run Vault: start the embedded server, init, unseal, configure, rotate, back up.\n\n"
-             "Address: --address URL|embedded > HOMELAB_VAULT_ADDR > --embedded / HOMELAB_VAULT_EMBEDDED=1 > "
-             "vault.address. Token: --user NAME (password prompted or first stdin line) > VAULT_TOKEN > "
-             "the keys file (admin credentials after --revoke-root, else the root token). State: --state-dir > "
-             "HOMELAB_STATE_DIR > ./.homelab; keys file: --keys-file > HOMELAB_VAULT_KEYS_FILE > "
-             "<state dir>/vault/init-keys.json.",
-        no_args_is_help=True)
     app.add_typer(vault, name="vault")
-
-    @vault.command()
-    def up(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-           state_dir: str = StateOption, fmt: str = FormatOpt):
-        """Start the embedded OpenBao (vault.address: embedded), or just connect to a real Vault."""
-        c = _ctx(lab, address, embedded, state_dir, None, fmt, require_running=False)
-        from homelab.ops.vault_context import address_spec
-
-        if address_spec(c.doc.lab, address, embedded) == "embedded":
-            from homelab.ops.vault_server import up as start
-
-            info = start(c.target.state_dir, audit=c.doc.lab.vault.audit)
-            if fmt == "json":
-                emit_json({"embedded": True, **info.to_json()})
-            elif info.started:
-                emit(f"embedded OpenBao started at {info.address} (pid {info.pid}, data in {info.vault_dir})")
-                emit("  next: `homelab vault init` (first time) or `homelab vault unseal`")
-            else:
-                emit(f"embedded OpenBao is already running at {info.address} (pid {info.pid})")
-            return
-        from homelab.ops.vault_init import status
-
-        st = status(c.target, c.doc.lab)
-        if fmt == "json":
-            emit_json({"embedded": False, **st})
-        else:
-            emit(f"Vault at {c.target.address} answers: version {st['version']}, "
-                 f"{'initialised' if st['initialized'] else 'NOT initialised'}, "
-                 f"{'sealed' if st['sealed'] else 'unsealed'} (nothing to start: vault.address is a URL)")
-
-    @vault.command()
-    def down(lab: str = LabOption, state_dir: str = StateOption, fmt: str = FormatOpt,
-             timeout: float = typer.Option(15.0, "--timeout", help="Seconds before SIGKILL.")):
-        """Stop the embedded OpenBao started by `vault up` (SIGTERM, then SIGKILL after --timeout)."""
-        check_format(fmt)
-        from homelab.ops.vault_context import state_dir_for
-        from homelab.ops.vault_server import down as stop
-
-        result = stop(state_dir_for(state_dir), timeout=timeout)
-        if fmt == "json":
-            emit_json(result.to_json())
-            return
-        emit({"terminated": f"embedded OpenBao stopped (pid {result.pid})",
-              "killed": f"embedded OpenBao did not stop in {timeout:.0f}s and was killed (pid {result.pid})",
-              "stale-pidfile": f"embedded OpenBao was not running (removed a stale pidfile, pid {result.pid})",
-              "not-running": "embedded OpenBao is not running"}[result.outcome])
-
-    @vault.command()
-    def init(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-             state_dir: str = StateOption, keys_file: str = KeysOption, fmt: str = FormatOpt,
-             shares: int = typer.Option(None, "--shares", help="Key shares (default vault.init.shares, 5)."),
-             threshold: int = typer.Option(None, "--threshold", help="Keys needed (default vault.init.threshold, 3)."),
-             print_keys: bool = typer.Option(False, "--print-keys",
-                                             help="Show the keys and root token once instead of writing the keys file.")):
-        """Initialise Vault; the unseal keys and root token go to a new 0600 keys file (never overwritten)."""
-        c = _ctx(lab, address, embedded, state_dir, keys_file, fmt)
-        from homelab.ops.vault_init import init as do_init
-
-        result = do_init(c.target, c.doc.lab, shares=shares, threshold=threshold, print_keys=print_keys)
-        if print_keys:
-            # Asked for explicitly: the only place keys are ever printed (bypasses the redactor).
-            out = sys.stdout
-            if fmt == "json":
-                import json
-
-                out.write(json.dumps({**result.to_json(), "keys": [k.reveal() for k in result.keys],
-                                      "root_token": result.root_token.reveal()}, indent=2) + "\n")
-            else:
-                for i, k in enumerate(result.keys, 1):
-                    out.write(f"Unseal key {i}: {k.reveal()}\n")
-                out.write(f"Initial root token: {result.root_token.reveal()}\n")
-                out.write(f"Store these safely: {result.threshold} of {result.shares} keys unseal Vault. "
-                          "They are shown once and were written nowhere.\n")
-            out.flush()
-            return
-        if fmt == "json":
-            emit_json(result.to_json())
-        else:
-            emit(f"Vault initialised ({result.threshold} of {result.shares} keys unseal it); keys and root token "
-                 f"written to {result.keys_file} (mode 0600) — back it up somewhere safe")
-            emit("  next: `homelab vault unseal`")
-
-    @vault.command()
-    def unseal(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-               state_dir: str = StateOption, keys_file: str = KeysOption, fmt: str = FormatOpt,
-               stdin: bool = typer.Option(False, "--stdin", help="Read unseal keys from stdin, one per line.")):
-        """Unseal Vault with the keys file (refuses a keys file others can read)."""
-        c = _ctx(lab, address, embedded, state_dir, keys_file, fmt)
-        from homelab.ops.vault_init import unseal as do_unseal
-
-        keys = None
-        if stdin:
-            from homelab.secrets import REDACTOR
-
-            keys = [ln.strip() for ln in sys.stdin.read().splitlines() if ln.strip()]
-            for k in keys:
-                REDACTOR.add(k)
-        result = do_unseal(c.target, keys=keys)
-        if fmt == "json":
-            emit_json(result.to_json())
-        else:
-            emit("Vault was already unsealed" if result.already else "Vault unsealed")
-
-    @vault.command()
-    def seal(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-             state_dir: str = StateOption, keys_file: str = KeysOption, user: str = UserOption,
-             fmt: str = FormatOpt):
-        """Seal Vault (needs a token allowed to seal: root or admin)."""
-        c = _ctx(lab, address, embedded, state_dir, keys_file, fmt)
-        from homelab.ops.vault_init import seal as do_seal
-
-        api = _auth(c, user, check_ready=False)
-        sealed_now = do_seal(api)
-        if fmt == "json":
-            emit_json({"sealed": True, "changed": sealed_now})
-        else:
-            emit("Vault sealed" if sealed_now else "Vault was already sealed")
-
-    @vault.command()
-    def status(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-               state_dir: str = StateOption, keys_file: str = KeysOption, user: str = UserOption,
-               fmt: str = FormatOpt):
-        """Sealed or not, version, HA, mounts, auth methods, policies."""
-        c = _ctx(lab, address, embedded, state_dir, keys_file, fmt)
-        from homelab.errors import HomelabError
-        from homelab.ops.vault_init import status as do_status
-
-        api = None
-        try:
-            api = _auth(c, user, check_ready=False)
-        except HomelabError:  # no usable token: still report what needs none
-            if user:
-                raise
-        st = do_status(c.target, c.doc.lab, api=api)
-        if fmt == "json":
-            emit_json(st)
-            return
-        emit(f"address:     {st['address']}" + (f" ({st['url']})" if st["url"] != st["address"] else ""))
-        emit(f"version:     {st['version']}  storage: {st['storage_type']}")
-        emit(f"initialised: {'yes' if st['initialized'] else 'no'}")
-        emit(f"sealed:      {'yes' if st['sealed'] else 'no'}"
-             + (f"  (threshold {st['threshold']} of {st['shares']}, progress {st['unseal_progress']})"
-                if st["initialized"] else ""))
-        if st.get("ha_enabled") is not None:
-            emit(f"HA:          {'enabled' if st['ha_enabled'] else 'disabled'}")
-        if st.get("mounts") is not None:
-            emit("mounts:      " + ", ".join(f"{k} ({v})" for k, v in st["mounts"].items()))
-            emit("auth:        " + ", ".join(f"{k} ({v})" for k, v in st["auth_methods"].items()))
-            emit("policies:    " + ", ".join(st["policies"]))
-        elif st.get("details_unavailable"):
-            emit(f"details:     not available ({st['details_unavailable']})")
-
-    @vault.command()
-    def configure(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-                  state_dir: str = StateOption, keys_file: str = KeysOption, user: str = UserOption,
-                  fmt: str = FormatOpt,
-                  prune: bool = typer.Option(False, "--prune", help="Delete policies and users the lab does not declare."),
-                  revoke_root: bool = typer.Option(False, "--revoke-root",
-                                                   help="Then revoke the initial root token (the admin user stays).")):
-        """Bring Vault to what the lab declares (KV v2, policies, userpass users, audit, generated secrets)."""
-        c = _ctx(lab, address, embedded, state_dir, keys_file, fmt)
-        from homelab.ops.vault_configure import configure as do_configure
-
-        api = _auth(c, user)
-        report = do_configure(api, c.doc.lab, c.target, prune=prune, revoke_root=revoke_root)
-        if fmt == "json":
-            emit_json(report.to_json())
-            return
-        for item in report.items:
-            emit(f"{item.action:<9} {item.address}" + (f"  ({item.detail})" if item.detail else ""))
-        counts = report.counts()
-        emit(f"{report.changes} change(s): " + ", ".join(f"{n} {k}" for k, n in counts.items()))
-
-    @vault.command()
-    def rotate(paths: list[str] = typer.Argument(None, help="KV paths to rotate (default: all rotatable)."),
-               lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-               state_dir: str = StateOption, keys_file: str = KeysOption, user: str = UserOption,
-               fmt: str = FormatOpt,
-               dry_run: bool = typer.Option(False, "--dry-run", help="Show what would rotate; change nothing.")):
-        """Rotate automation passwords and generated secrets (KV v2 keeps the previous version)."""
-        c = _ctx(lab, address, embedded, state_dir, keys_file, fmt)
-        from homelab.ops.vault_rotate import rotate as do_rotate
-
-        api = _auth(c, user)
-        rotations = do_rotate(api, c.doc.lab, paths or None, dry_run=dry_run)
-        if fmt == "json":
-            emit_json({"dry_run": dry_run, "rotations": [r.to_json() for r in rotations]})
-            return
-        for r in rotations:
-            verb = "would rotate" if dry_run else "rotated"
-            emit(f"{verb} {c.doc.lab.vault.kv_mount}/{r.path} ({r.kind}): version {r.old_version or '-'} -> "
-                 f"{r.new_version}")
-        emit(f"{len(rotations)} secret(s) {'would be ' if dry_run else ''}rotated")
-
-    @vault.command()
-    def backup(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-               state_dir: str = StateOption, keys_file: str = KeysOption, user: str = UserOption,
-               fmt: str = FormatOpt,
-               directory: str = typer.Option(None, "--dir", help="Backup directory (default backup.vault.directory)."),
-               retention: int = typer.Option(None, "--retention", help="Backups kept (default backup.vault.retention)."),
-               data_dir: str = typer.Option(None, "--data-dir",
-                                            help="File storage: tar this data directory (seal or stop Vault first).")):
-        """Raft snapshot + manifest + checksum (or a tar of a file-storage data directory); applies retention."""
-        c = _ctx(lab, address, embedded, state_dir, keys_file, fmt, require_running=data_dir is None)
-        from homelab.ops import vault_backup
-
-        if data_dir:
-            from homelab.engines.vault import VaultApi
-
-            api = VaultApi(c.target.address, verify=c.target.verify) if c.target.address else None
-            result = vault_backup.backup_data_dir(c.doc.lab, c.target, c.doc.digest, data_dir, directory=directory,
-                                                  retention=retention, api=api)
-        else:
-            api = _auth(c, user)
-            result = vault_backup.backup(api, c.doc.lab, c.target, c.doc.digest, directory=directory,
-                                         retention=retention)
-        if fmt == "json":
-            emit_json(result.to_json())
-            return
-        emit(f"backup written: {result.file} ({result.size} bytes, sha256 {result.sha256[:16]}…, "
-             f"{result.paths} KV paths recorded)")
-        emit(f"manifest: {result.manifest}")
-        if result.pruned:
-            emit(f"retention: removed {len(result.pruned)} old file(s)")
-
-    @vault.command()
-    def restore(backup_file: str = typer.Argument(..., help="The .manifest.json (or .snap) of the backup."),
-                lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
-                state_dir: str = StateOption, fmt: str = FormatOpt,
-                keys_file: str = typer.Option(None, "--keys-file",
-                                              help="Keys file of the BACKED-UP Vault (default the usual keys file)."),
-                current_keys_file: str = typer.Option(None, "--current-keys-file",
-                                                      help="Keys file of the Vault restored into, if it was "
-                                                           "initialised anew (else VAULT_TOKEN; an uninitialised "
-                                                           "Vault needs neither)."),
-                user: str = UserOption):
-        """Verify the checksum, restore the raft snapshot, unseal with the backed-up keys, verify the data."""
-        c = _ctx(lab, address, embedded, state_dir, keys_file, fmt)
-        from pathlib import Path
-
-        from homelab.ops import vault_backup
-        from homelab.ops.vault_context import VaultTarget, authenticate, read_keys_file
-
-        vault_backup.load_manifest(Path(backup_file))  # checksum first, before anything else
-        backup_keys = read_keys_file(c.target.keys_file)
-        current = None
-        from homelab.engines.vault import VaultApi
-
-        initialised = VaultApi(c.target.address, verify=c.target.verify).seal_status().get("initialized")
-        if initialised:  # token for the Vault as it is now: --user > VAULT_TOKEN > --current-keys-file/keys file
-            t = c.target
-            cur_target = VaultTarget(t.address, t.embedded, t.state_dir,
-                                     Path(current_keys_file) if current_keys_file else t.keys_file, t.verify)
-            current = authenticate(cur_target, c.doc.lab, user=user)
-        result = vault_backup.restore(c.target, c.doc.lab, Path(backup_file), current_api=current,
-                                      backup_keys=backup_keys)
-        if fmt == "json":
-            emit_json(result.to_json())
-            return
-        emit(f"restored {result.file.name}; verified {result.verified_paths} KV path(s) against the manifest")
-        emit("  Vault now has the backed-up Vault's unseal keys and tokens (keys file: "
-             f"{c.target.keys_file})")

@@ -42,6 +42,7 @@ class ApplyResult:
     message: str = ""
     attrs: dict = field(default_factory=dict)  # non-secret attributes to record in state
     output_tail: str = ""
+    changed: int | None = None  # how many things the engine changed (e.g. Ansible's changed tasks), if known
 
 
 @dataclass

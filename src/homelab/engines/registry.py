@@ -10,7 +10,6 @@ import importlib
 from collections.abc import Mapping
 
 from homelab.engines.base import Engine
-from homelab.errors import EngineError
 
 ENGINES: dict[str, tuple[str, str]] = {
     "vault": ("homelab.engines.vault", "VaultEngine"),
@@ -42,27 +41,3 @@ class Registry:
         return self._engines[name]
 
     __call__ = get
-
-
-def vault_secret_reader(doc, state_dir):
-    """A lazy `(path, field) -> Secret` reading Vault KV v2 the way the vault commands do (same address,
-    keys file and token precedence). Nothing is contacted until the first read."""
-    cache: dict = {}
-
-    def read(path: str, field: str):
-        from homelab.secrets import REDACTOR, Secret
-
-        if "api" not in cache:
-            from homelab.ops.vault_context import authenticate, resolve_target
-
-            target = resolve_target(doc.lab, state_dir=state_dir)
-            cache["api"] = authenticate(target, doc.lab)
-        got = cache["api"].kv_read(path)
-        if got is None or field not in got[0]:
-            raise EngineError(f"Vault has no value for {path}#{field}",
-                              f"set it with `homelab secrets put {path}` (or generate it with the vault layer)")
-        value = Secret(got[0][field])
-        REDACTOR.add(value)
-        return value
-
-    return read

@@ -24,6 +24,10 @@ from collections.abc import Iterable
 from homelab.lab.models.vault import CAPABILITIES
 from homelab.lab.refs import parse_ref
 
+EMBEDDED = "embedded"  # vault.address of a lab whose Vault is the local OpenBao homelab runs
+AUTOMATION_PREFIX = "automation"  # KV directory of the generated userpass passwords (admin-only)
+PASSWORD_FIELD = "password"
+
 DATA_CAPS = ("create", "read", "update", "patch", "delete")
 METADATA_CAPS = ("list", "read", "delete")
 WRITE_CAPS = frozenset({"create", "update", "patch", "delete", "sudo"})
@@ -117,14 +121,68 @@ def user_kv_capabilities(lab, user, path: str) -> set[str]:
     return set().union(*caps)
 
 
+# --- where Vault is, as the lab says it ----------------------------------------------------------
+
+
+def is_embedded(lab) -> bool:
+    """The lab's Vault is the local OpenBao (its URL is known only once `homelab vault up` runs)."""
+    return lab.vault.address == EMBEDDED
+
+
+def lab_vault_url(lab) -> str | None:
+    """The URL the lab file gives for Vault, or None when it is the embedded server."""
+    return None if is_embedded(lab) else lab.vault.address.rstrip("/")
+
+
+# --- the automation users' passwords -----------------------------------------------------------------
+
+
+def automation_path(user: str) -> str:
+    """KV path (below the mount) of a lab user's generated password."""
+    return f"{AUTOMATION_PREFIX}/{user}"
+
+
+def is_admin_policy(lab, name: str) -> bool:
+    """A policy that manages everything: sudo on path "*"."""
+    pol = lab.vault.policies.get(name)
+    return bool(pol) and any(r.path == "*" and "sudo" in r.capabilities for r in pol.rules)
+
+
+def admin_user(lab) -> str | None:
+    """The lab user that can manage everything: bound to an admin policy (`is_admin_policy`)."""
+    candidates = [u.name for u in lab.vault.users if any(is_admin_policy(lab, p) for p in u.policies)]
+    if "admin" in candidates:
+        return "admin"
+    return sorted(candidates)[0] if candidates else None
+
+
+def automation_exposure(lab) -> list[str]:
+    """Policies (other than the admin's) whose rules would let a non-admin read automation passwords.
+    An admin policy itself (sudo on "*") is meant to, whether or not a user is bound to it yet."""
+    admin = admin_user(lab)
+    admin_policies = set(next((u.policies for u in lab.vault.users if u.name == admin), []))
+    admin_policies |= {name for name in lab.vault.policies if is_admin_policy(lab, name)}
+    mount = lab.vault.kv_mount
+    probes = [f"{mount}/data/{automation_path(u.name)}" for u in lab.vault.users] or [
+        f"{mount}/data/{AUTOMATION_PREFIX}/x"]
+    exposed = []
+    for name, pol in sorted(lab.vault.policies.items()):
+        if name in admin_policies:
+            continue
+        paths = policy_paths(mount, pol)
+        if any("read" in _caps_on(paths, probe) for probe in probes):
+            exposed.append(name)
+    return exposed
+
+
 # --- the external-secrets ClusterSecretStore's identity -------------------------------------------
 
 
 def vault_server(lab) -> str | None:
     """The Vault address pods can reach, or None (embedded Vault without a server VM)."""
-    address = lab.vault.address
-    if address.startswith(("http://", "https://")):
-        return address.rstrip("/")
+    url = lab_vault_url(lab)
+    if url:
+        return url
     if lab.vault.server:
         return f"https://{lab.vault.server}.{lab.network.domain}:8200"
     return None

@@ -1,29 +1,27 @@
-"""`homelab cluster bootstrap`: the seed's setup_initial_cluster.sh as a plan over the ansible engine.
+"""`homelab cluster bootstrap`: the seed's setup_initial_cluster.sh as a targeted plan.
 
-The plan is the order the cluster must form in, one step per node (addresses as in `homelab plan`):
+It is `homelab apply --target 'k3s_server.*' --target 'k3s_agent.*'`: the plan's dependency graph
+gives the order the cluster must form in, one step per node (addresses as in `homelab plan`):
 
 1. `k3s_server.<first>`: the first server, with `cluster-init` (embedded etcd); its API is waited for;
 2. `k3s_server.<other>`: the other servers, one at a time, joining `https://<first>:6443`;
 3. `k3s_agent.<name>`: the agents; GPU nodes get their label and taint at registration.
 
-It runs as one run of the rendered `playbooks/k3s.yml` (whose three plays are exactly these steps,
-the second with `serial: 1`). The join token is read from the first server's node-token file by the
-role (`k3s_token_source: first_server`, `no_log`) -- or from Vault with `token_source="vault"` --
-and never passes through this process. The first server's kubeconfig is saved on the controller
-(mode 0600) with the first server's address (or `clusters.k3s.api_endpoint`) instead of 127.0.0.1.
-
-A re-run converges: nodes already configured report no change and are not restarted.
+The ansible engine runs the rendered `playbooks/k3s.yml` limited to each ready batch (the servers
+after the first in one run, its play with `serial: 1`). The join token is read from the first
+server's node-token file by the role (`k3s_token_source: first_server`, `no_log`) -- or from Vault
+with `token_source="vault"` -- and never passes through this process. The first server's kubeconfig
+is saved on the controller (mode 0600) with the first server's address (or `clusters.k3s.api_endpoint`)
+instead of 127.0.0.1. What succeeds is recorded in state: a re-run plans nothing for those nodes.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from homelab.errors import EngineError, HomelabError
 
-PLAYBOOK = "playbooks/k3s.yml"
 TOKEN_SOURCES = ("first_server", "vault")
 
 
@@ -102,36 +100,49 @@ def default_kubeconfig(doc) -> Path:
     return Path("~/.kube").expanduser() / f"{doc.lab.name}.yaml"
 
 
-def failure(result, command: str) -> EngineError:
-    detail = "; ".join(str(f) for f in result.failures[:5]) or f"{result.playbook} ended {result.status}"
-    return EngineError(f"ansible: {detail}",
-                       f"fix the cause and run `homelab {command}` again: nodes already configured are left as they are",
-                       output_tail=result.tail)
+TARGETS = ("k3s_server.*", "k3s_agent.*")
 
 
-def run_k3s(doc, ansible_dir: Path, *, command: str, limit: str | None, extravars: dict, progress=None,
-            redactor=None, runner=None):
-    if runner is None:
-        from homelab.engines.ansible import run_playbook as runner
-    access = doc.lab.access
-    key = os.path.expanduser(access.ssh_private_key) if access.ssh_private_key else None
-    result = runner(Path(ansible_dir), PLAYBOOK, limit=limit, extravars=extravars, private_key=key,
-                    progress=progress, redactor=redactor)
-    if not result.succeeded:
-        raise failure(result, command)
-    return result
+def run_targeted(session, targets, command: str) -> ClusterRun:
+    """Plan the targets, apply them, and fail (exit 3) when any targeted change did not apply."""
+    plan = session.plan(targets=targets)
+    report = session.apply(plan)
+    changed: dict[str, int] = {}
+    ok: dict[str, int] = {}
+    for o in report.outcomes:
+        host = o.address.partition(".")[2]
+        if o.status == "applied":
+            ok[host] = ok.get(host, 0) + 1
+            if o.changed:
+                changed[host] = changed.get(host, 0) + o.changed
+    not_done = [o for o in report.outcomes if o.status != "applied"]
+    if not_done:
+        first = next((o for o in not_done if o.status == "failed"), not_done[0])
+        raise EngineError(first.message, f"fix the cause and run `homelab {command}` again: nodes already "
+                          "configured are left as they are", output_tail=first.output_tail)
+    return ClusterRun([], changed, ok, None)
 
 
-def bootstrap(doc, ansible_dir: Path, *, kubeconfig: Path | None = None, token_source: str = "first_server",
-              progress=None, redactor=None, runner=None) -> ClusterRun:
-    """Form the cluster (or converge it): first server, other servers one at a time, then agents."""
+def bootstrap(doc, session, *, kubeconfig: Path | None = None) -> ClusterRun:
+    """Form the cluster (or converge it): first server, other servers one at a time, then agents.
+    `session` must be opened with `bootstrap_options(...)`."""
     require_ssh(doc, "cluster bootstrap")
     steps = bootstrap_plan(doc)
-    dest = Path(kubeconfig).expanduser().resolve() if kubeconfig else default_kubeconfig(doc)
-    extravars = {"k3s_token_source": check_token_source(token_source), "k3s_kubeconfig_dest": str(dest),
-                 "k3s_fetch_kubeconfig": True}
-    result = run_k3s(doc, ansible_dir, command="cluster bootstrap", limit=None, extravars=extravars,
-                     progress=progress, redactor=redactor, runner=runner)
+    run = run_targeted(session, TARGETS, "cluster bootstrap")
+    run.steps = steps
+    dest = kubeconfig_dest(doc, kubeconfig)
     if dest.exists():
         dest.chmod(0o600)
-    return ClusterRun(steps, dict(result.changed), dict(result.ok), dest if dest.exists() else None)
+        run.kubeconfig = dest
+    return run
+
+
+def kubeconfig_dest(doc, kubeconfig: Path | str | None) -> Path:
+    return Path(kubeconfig).expanduser().resolve() if kubeconfig else default_kubeconfig(doc)
+
+
+def bootstrap_options(doc, *, kubeconfig=None, token_source: str = "first_server") -> dict:
+    """The engine options of a bootstrap run: extra variables for the k3s playbook."""
+    return {"ansible_extravars": {"k3s_token_source": check_token_source(token_source),
+                                  "k3s_kubeconfig_dest": str(kubeconfig_dest(doc, kubeconfig)),
+                                  "k3s_fetch_kubeconfig": True}}

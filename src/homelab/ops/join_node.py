@@ -1,18 +1,24 @@
-"""`homelab node join NAME`: the seed's add_node_to_cluster.sh as a plan over the ansible engine.
+"""`homelab node join NAME`: the seed's add_node_to_cluster.sh as a targeted plan.
 
-The node must already be in the lab (`clusters.k3s.servers` or `.agents`, e.g. after
-`homelab vm add NAME --join k3s`). The rendered `playbooks/k3s.yml` runs limited to that node: the
-other nodes are not connected to, except the first server, from which the role reads the join token
-(a `slurp` delegated to it, `no_log`; nothing on it changes). A GPU node gets its label and taint
-at registration. The first server cannot be joined (it forms the cluster: `homelab cluster bootstrap`).
+It is `homelab apply --target k3s_agent.NAME` (or `k3s_server.NAME`). The node must already be in the
+lab (`clusters.k3s.servers` or `.agents`, e.g. after `homelab vm add NAME --join k3s`). The rendered
+`playbooks/k3s.yml` runs limited to that node: the other nodes are not connected to, except the first
+server, from which the role reads the join token (a `slurp` delegated to it, `no_log`; nothing on it
+changes). A GPU node gets its label and taint at registration. The first server cannot be joined (it
+forms the cluster: `homelab cluster bootstrap`). Once joined, the node is in state: a re-run plans nothing.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from homelab.errors import HomelabError
-from homelab.ops.cluster import ClusterRun, check_token_source, node_step, require_k3s, require_ssh, run_k3s
+from homelab.ops.cluster import (
+    ClusterRun,
+    check_token_source,
+    node_step,
+    require_k3s,
+    require_ssh,
+    run_targeted,
+)
 
 
 def join_plan(doc, name: str) -> list:
@@ -28,11 +34,15 @@ def join_plan(doc, name: str) -> list:
     return [node_step(doc, name)]
 
 
-def join(doc, ansible_dir: Path, name: str, *, token_source: str = "first_server", progress=None, redactor=None,
-         runner=None) -> ClusterRun:
+def join(doc, session, name: str) -> ClusterRun:
+    """Join one node; `session` must be opened with `join_options(...)`."""
     require_ssh(doc, "node join")
     steps = join_plan(doc, name)
-    extravars = {"k3s_token_source": check_token_source(token_source), "k3s_fetch_kubeconfig": False}
-    result = run_k3s(doc, ansible_dir, command=f"node join {name}", limit=name, extravars=extravars,
-                     progress=progress, redactor=redactor, runner=runner)
-    return ClusterRun(steps, dict(result.changed), dict(result.ok), None)
+    run = run_targeted(session, [steps[0].address], f"node join {name}")
+    run.steps = steps
+    return run
+
+
+def join_options(token_source: str = "first_server") -> dict:
+    return {"ansible_extravars": {"k3s_token_source": check_token_source(token_source),
+                                  "k3s_fetch_kubeconfig": False}}

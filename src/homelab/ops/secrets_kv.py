@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from homelab.engines.vault import VaultApi
+from homelab.engines.vault.client import VaultApi
 from homelab.errors import UsageError
 from homelab.secrets import REDACTOR, Secret
 
@@ -54,7 +54,7 @@ def get(api: VaultApi, path: str, version: int | None = None) -> SecretView:
     path = _clean(path)
     current = api.kv_read(path, version)
     if current is None:
-        from homelab.engines.vault import VaultError
+        from homelab.engines.vault.client import VaultError
 
         raise VaultError(f"no secret at {api.kv_mount}/{path}" + (f" version {version}" if version else ""),
                          "list what exists with `homelab secrets list`")

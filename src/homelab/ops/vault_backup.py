@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from homelab.engines.vault import VaultApi, VaultError
+from homelab.engines.vault.client import VaultApi, VaultError
+from homelab.engines.vault.target import VaultTarget
 from homelab.errors import StateError
-from homelab.ops.vault_context import VaultTarget
 
 
 class BackupIntegrityError(StateError):
@@ -226,8 +226,8 @@ def restore(target: VaultTarget, lab, manifest_path: Path, *, current_api: Vault
     temporary 1-of-1 init is done and thrown away). backup_keys: the keys file content of the backed
     up Vault (unseal keys + root token or admin credentials), needed once the snapshot is in.
     """
-    from homelab.engines.vault import hvac_client
-    from homelab.ops.vault_context import register_secrets
+    from homelab.engines.vault.client import hvac_client
+    from homelab.engines.vault.target import register_secrets
     from homelab.ops.vault_init import unseal
 
     factory = factory or hvac_client
@@ -246,7 +246,7 @@ def restore(target: VaultTarget, lab, manifest_path: Path, *, current_api: Vault
         current_api = anon.with_token(resp["root_token"])
         temporary = True
     elif current_api is None:
-        from homelab.engines.vault import VaultTokenError
+        from homelab.engines.vault.client import VaultTokenError
 
         raise VaultTokenError("no token for the Vault being restored into",
                               "pass --current-keys-file (its keys file) or set VAULT_TOKEN")
@@ -283,7 +283,7 @@ def _api_from_keys(anon: VaultApi, keys: dict) -> VaultApi:
         return anon.with_token(anon.login_userpass(admin["user"], admin["password"]))
     if keys.get("root_token"):
         return anon.with_token(keys["root_token"])
-    from homelab.engines.vault import VaultTokenError
+    from homelab.engines.vault.client import VaultTokenError
 
     raise VaultTokenError("the backed-up Vault's keys file has no root token or admin credentials")
 

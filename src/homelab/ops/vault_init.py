@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homelab.engines.vault import (
+from homelab.engines.vault.client import (
     ClientFactory,
     VaultApi,
     VaultError,
@@ -20,7 +20,7 @@ from homelab.engines.vault import (
     VaultTokenError,
     hvac_client,
 )
-from homelab.ops.vault_context import (
+from homelab.engines.vault.target import (
     VaultTarget,
     read_keys_file,
     register_secrets,
@@ -55,7 +55,7 @@ def init(target: VaultTarget, lab, *, shares: int | None = None, threshold: int 
     api = VaultApi(target.address, verify=target.verify, factory=factory)
     st = api.seal_status()
     if st.get("initialized"):
-        from homelab.engines.vault import VaultAlreadyInitializedError
+        from homelab.engines.vault.client import VaultAlreadyInitializedError
 
         raise VaultAlreadyInitializedError(f"Vault at {target.address} is already initialised",
                                            "nothing to do; unseal it with `homelab vault unseal`")
@@ -103,7 +103,7 @@ def unseal(target: VaultTarget, *, keys: list[str] | None = None, factory: Clien
     api = VaultApi(target.address, verify=target.verify, factory=factory)
     st = api.seal_status()
     if not st.get("initialized"):
-        from homelab.engines.vault import VaultNotInitializedError
+        from homelab.engines.vault.client import VaultNotInitializedError
 
         raise VaultNotInitializedError(f"Vault at {target.address} is not initialised", "run `homelab vault init`")
     if not st.get("sealed"):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from homelab.engines.vault import VaultApi, VaultError
+from homelab.engines.vault.client import VaultApi, VaultError
+from homelab.engines.vault.engine import generate_value
 from homelab.errors import UsageError
-from homelab.ops.vault_configure import PASSWORD_FIELD, automation_path, generate_value
+from homelab.lab.vault_access import PASSWORD_FIELD, automation_path
 
 
 @dataclass

@@ -98,6 +98,8 @@ class Plan:
     workdir: str
     layers: list[LayerStatus] = field(default_factory=list)
     changes: list[PlannedChange] = field(default_factory=list)
+    targets: tuple[str, ...] = ()  # --target patterns: only these changes are in the plan
+    notes: list[str] = field(default_factory=list)  # what a reader must know (untargeted dependencies)
     format_version: int = FORMAT_VERSION
 
     # --- queries -----------------------------------------------------------------------------------
@@ -136,7 +138,13 @@ class Plan:
 
     # --- JSON ----------------------------------------------------------------------------------------
     def to_json(self) -> dict:
+        extra = {}
+        if self.targets:
+            extra["targets"] = list(self.targets)
+        if self.notes:
+            extra["notes"] = list(self.notes)
         return {
+            **extra,
             "format_version": self.format_version,
             "lab": {"file": self.lab_file, "digest": self.lab_digest},
             "state_serial": self.state_serial,
@@ -170,7 +178,8 @@ class Plan:
                                                  c.get("before"), c.get("after"), tuple(c.get("depends_on", ()))))
             plan = cls(lab_file=data["lab"]["file"], lab_digest=data["lab"]["digest"],
                        state_serial=int(data["state_serial"]), workdir=data.get("workdir", "."),
-                       layers=layers, changes=sorted(changes, key=lambda c: (layer_index(c.layer), c.address)))
+                       layers=layers, changes=sorted(changes, key=lambda c: (layer_index(c.layer), c.address)),
+                       targets=tuple(data.get("targets") or ()), notes=list(data.get("notes") or []))
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"the plan file is damaged: {type(exc).__name__}: {exc}",
                              "make a new plan with `homelab plan -o plan.json`") from None

@@ -10,16 +10,24 @@ state — an engine that reads no facts for a layer (ansible, today) never makes
 layer is planned from facts when its engine is reachable and reads facts for it; otherwise from state.
 A layer whose engine is not configured or not reachable is planned from state, and the plan says so
 for that layer ("not configured: proxmox.endpoint is not set").
+
+With `targets` (plan/targets.py) only the engines of the targeted layers are asked anything; the other
+layers are planned from state, the changes are computed for the whole lab (so that "replaced with its
+machine" and the notes about untargeted dependencies are right) and then only the targeted ones kept.
+With `prune`, an engine's `discover()` names live resources the lab does not declare and that are not
+in state (e.g. a policy made by hand in Vault): they are planned for deletion.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from homelab.plan import targets as targeting
 from homelab.plan.address import LAYER_ENGINE, LAYERS, parse
 from homelab.plan.desired import desired as desired_resources
 from homelab.plan.diff import diff
-from homelab.plan.model import LayerStatus, Plan
+from homelab.plan.model import LayerStatus, Plan, PlannedChange
 from homelab.secrets import REDACTOR
 
 
@@ -45,52 +53,106 @@ def _layer_of_state(addr: str, stored) -> str:
         return stored.layer
 
 
-def make_plan(doc, *, state: dict, serial: int, engines: Callable[[str], object], ctx, workdir: str = ".",
-              lab_file: str | None = None) -> Plan:
-    want = desired_resources(doc)
-    lab_file = lab_file or doc.file
-    used_layers = {r.layer for r in want.values()} | {_layer_of_state(a, s) for a, s in state.items()}
+@dataclass
+class Live:
+    """What the engines said: status per engine, facts per address, and which absences mean "not live"."""
 
-    statuses: dict[str, tuple[bool, bool, str]] = {}
-    facts: dict[str, dict] = {}
-    facts_ok: dict[str, bool] = {}
-    authoritative: set[str] = set()  # addresses whose absence from the facts means "not live"
-    fact_types_of: dict[str, frozenset] = {}
-    for engine_name in sorted({LAYER_ENGINE[lay] for lay in used_layers if lay in LAYER_ENGINE}):
+    statuses: dict[str, tuple[bool, bool, str]] = field(default_factory=dict)
+    facts: dict[str, dict] = field(default_factory=dict)
+    facts_ok: dict[str, bool] = field(default_factory=dict)
+    authoritative: set[str] = field(default_factory=set)
+    discovered: dict[str, str] = field(default_factory=dict)  # address -> engine, for --prune
+
+
+def _status(engine, ctx) -> tuple[bool, bool, str]:
+    try:
+        st = engine.status(ctx)
+        return bool(st.configured), bool(st.reachable), REDACTOR(str(st.reason or ""))
+    except Exception as exc:  # noqa: BLE001 - a broken engine makes its layers "not reachable", not a crash
+        return True, False, REDACTOR(f"status check failed: {type(exc).__name__}: {exc}")
+
+
+def read_live(engines, ctx, engine_names, addresses_of, *, prune: bool, lab_addresses: set[str]) -> Live:
+    """Ask each engine for its status and, when usable, the facts of its addresses (and with `prune`,
+    the live resources it could manage that the lab and the state do not know)."""
+    live = Live()
+    for engine_name in sorted(engine_names):
         engine = engines(engine_name)
+        live.statuses[engine_name] = _status(engine, ctx)
+        configured, reachable, _ = live.statuses[engine_name]
+        if not (configured and reachable):
+            continue
+        addresses = set(addresses_of(engine_name))
         try:
-            st = engine.status(ctx)
-            statuses[engine_name] = (bool(st.configured), bool(st.reachable), REDACTOR(str(st.reason or "")))
-        except Exception as exc:  # noqa: BLE001 - a broken engine makes its layers "not reachable", not a crash
-            statuses[engine_name] = (True, False, REDACTOR(f"status check failed: {type(exc).__name__}: {exc}"))
-        configured, reachable, reason = statuses[engine_name]
-        if configured and reachable:
-            addresses = sorted({a for a, r in want.items() if r.engine == engine_name} |
-                               {a for a in state if LAYER_ENGINE.get(_layer_of_state(a, state[a])) == engine_name})
-            try:
-                got = engine.read_facts(ctx, addresses) or {}
-                facts.update({a: scrub(dict(v)) for a, v in got.items() if v is not None})
-                facts_ok[engine_name] = True
-                types = frozenset(engine.fact_types)
-                fact_types_of[engine_name] = types
-                authoritative.update(a for a in addresses if a.partition(".")[0] in types)
-            except Exception as exc:  # noqa: BLE001 - plan from state instead, and say why
-                facts_ok[engine_name] = False
-                statuses[engine_name] = (True, False, REDACTOR(f"reading live facts failed: {type(exc).__name__}: "
-                                                               f"{exc}"))
+            if prune:
+                found = {a for a in engine.discover(ctx) if a not in lab_addresses}
+                live.discovered.update(dict.fromkeys(found, engine_name))
+                addresses |= found
+            got = engine.read_facts(ctx, sorted(addresses)) or {}
+        except Exception as exc:  # noqa: BLE001 - plan from state instead, and say why
+            live.facts_ok[engine_name] = False
+            live.statuses[engine_name] = (True, False, REDACTOR(f"reading live facts failed: "
+                                                                f"{type(exc).__name__}: {exc}"))
+            continue
+        live.facts.update({a: scrub(dict(v)) for a, v in got.items() if v is not None})
+        live.facts_ok[engine_name] = True
+        live.authoritative.update(a for a in addresses if a.partition(".")[0] in engine.fact_types)
+    return live
 
+
+def _layer_statuses(used_layers, live: Live, want, state) -> dict[str, LayerStatus]:
     layers: dict[str, LayerStatus] = {}
     for name in LAYERS:
         if name not in used_layers:
             continue
         engine_name = LAYER_ENGINE[name]
-        configured, reachable, reason = statuses.get(engine_name, (False, False, "no engine"))
+        configured, reachable, reason = live.statuses.get(engine_name, (False, False, "no engine"))
         in_layer = [a for a, r in want.items() if r.layer == name] + \
                    [a for a in state if a not in want and _layer_of_state(a, state[a]) == name]
-        reads = any(a in facts or a in authoritative for a in in_layer)
-        source = "facts" if configured and reachable and facts_ok.get(engine_name) and reads else "state"
+        reads = any(a in live.facts or a in live.authoritative for a in in_layer)
+        source = "facts" if configured and reachable and live.facts_ok.get(engine_name) and reads else "state"
         layers[name] = LayerStatus(name, engine_name, configured, reachable, reason, source)
+    return layers
 
-    changes = diff(want, state, facts, layers, lab_file=lab_file.rsplit("/", 1)[-1], authoritative=authoritative)
+
+def _pruned(live: Live, lab_file: str) -> list[PlannedChange]:
+    out = []
+    for addr in sorted(live.discovered):
+        a = parse(addr)
+        out.append(PlannedChange(addr, a.layer, a.engine, "delete",
+                                 f"found in {live.discovered[addr]} but not in {lab_file} nor in state "
+                                 "(--prune deletes it)", before=live.facts.get(addr), after=None))
+    return out
+
+
+def make_plan(doc, *, state: dict, serial: int, engines: Callable[[str], object], ctx, workdir: str = ".",
+              lab_file: str | None = None, targets=(), prune: bool = False) -> Plan:
+    want = desired_resources(doc)
+    lab_file = lab_file or doc.file
+    short = lab_file.rsplit("/", 1)[-1]
+    patterns = targeting.check_patterns(targets)
+    selected = targeting.select(patterns, set(want) | set(state)) if patterns else None
+
+    def in_scope(addr: str) -> bool:
+        return selected is None or addr in selected
+
+    layer_of = {a: r.layer for a, r in want.items()} | {a: _layer_of_state(a, s) for a, s in state.items()
+                                                         if a not in want}
+    used_layers = {layer for a, layer in layer_of.items() if in_scope(a)}
+
+    def addresses_of(engine_name: str) -> list[str]:
+        return sorted(a for a, layer in layer_of.items() if LAYER_ENGINE.get(layer) == engine_name and in_scope(a))
+
+    live = read_live(engines, ctx, {LAYER_ENGINE[lay] for lay in used_layers if lay in LAYER_ENGINE},
+                     addresses_of, prune=prune, lab_addresses=set(want) | set(state))
+    layers = _layer_statuses(used_layers, live, want, state)
+    changes = diff(want, state, live.facts, layers, lab_file=short, authoritative=live.authoritative)
+    notes: list[str] = []
+    if selected is not None:
+        full = {c.address: c for c in changes}
+        changes = [c for c in changes if c.address in selected]
+        notes = targeting.pending_notes(changes, full)
+    if prune:
+        changes += [c for c in _pruned(live, short) if selected is None or targeting.matches(c.address, patterns)]
     return Plan(lab_file=lab_file, lab_digest=doc.digest, state_serial=serial, workdir=str(workdir),
-                layers=list(layers.values()), changes=changes)
+                layers=list(layers.values()), changes=changes, targets=tuple(patterns), notes=notes)

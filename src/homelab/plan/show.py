@@ -33,6 +33,9 @@ def summary_line(plan: Plan) -> str:
 
 def render_text(plan: Plan, *, verbose: bool = False) -> str:
     lines: list[str] = []
+    if plan.targets:
+        lines.append(f"Targeted plan ({', '.join(plan.targets)}): only these resources; the rest of the lab is "
+                     "left as it is.")
     for layer, changes in plan.grouped():
         actionable = [c for c in changes if c.action != "no-op"]
         unchanged = len(changes) - len(actionable)
@@ -54,6 +57,8 @@ def render_text(plan: Plan, *, verbose: bool = False) -> str:
             lines.append(f"      no changes ({unchanged} unchanged)" if unchanged else "      nothing")
         elif unchanged:
             lines.append(f"      ({unchanged} unchanged)")
+    for note in plan.notes:
+        lines.append(f"note: {note}")
     lines.append("")
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"

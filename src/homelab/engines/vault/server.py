@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from homelab.engines.vault import VaultError
+from homelab.engines.vault.client import VaultError
 
 PIDFILE = "server.pid"
 ADDRFILE = "address"

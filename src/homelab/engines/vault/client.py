@@ -1,13 +1,9 @@
-"""The Vault/OpenBao engine: a thin, error-translating layer over hvac, behind a client factory seam.
+"""The one Vault/OpenBao client: a thin, error-translating layer over hvac, behind a factory seam.
 
 `VaultApi` wraps one hvac client. Every call goes through `translate()`, which turns hvac and
 requests exceptions into the `VaultError` subclasses below — clear messages, a hint, an exit code,
 and never a secret value (hvac messages carry the method and URL, never the body or the token).
-
-`VaultEngine` implements the engine protocol of `engines/base.py` for the planner: addresses
-`vault_mount.<mount>`, `vault_auth.userpass`, `vault_audit.file`, `vault_policy.<name>`,
-`vault_user.<name>` and `vault_secret.<path>` (generated catalogue secrets). `apply` delegates to
-the configure operation (`homelab.ops.vault_configure`), restricted to the addresses it is handed.
+Everything in homelab that talks to Vault (the engine, the day-2 workflows) goes through it.
 """
 
 from __future__ import annotations
@@ -16,7 +12,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from homelab.engines.base import ApplyResult, Change, Engine, EngineContext, EngineStatus
 from homelab.errors import EngineError
 
 # --------------------------------------------------------------------------------------- errors
@@ -69,7 +64,7 @@ def hvac_client(url: str, token: str | None = None, verify: bool | str = True, t
     return hvac.Client(url=url, token=token, verify=verify, timeout=timeout)
 
 
-def _where(url: str) -> str:
+def host_of(url: str) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -82,7 +77,7 @@ def translate(url: str, what: str = "request", api: VaultApi | None = None) -> I
     import hvac.exceptions as hx
     import requests
 
-    where = _where(url)
+    where = host_of(url)
     try:
         yield
     except VaultError:
@@ -173,7 +168,7 @@ class VaultApi:
     def require_ready(self) -> dict:
         """Initialised and unsealed, or a clear error."""
         st = self.seal_status()
-        where = _where(self.url)
+        where = host_of(self.url)
         if not st.get("initialized"):
             raise VaultNotInitializedError(f"Vault at {where} is not initialised", "run `homelab vault init`")
         if st.get("sealed"):
@@ -185,7 +180,7 @@ class VaultApi:
         with translate(self.url, "initialisation"):
             if self.client.sys.is_initialized():
                 raise VaultAlreadyInitializedError(
-                    f"Vault at {_where(self.url)} is already initialised",
+                    f"Vault at {host_of(self.url)} is already initialised",
                     "nothing to do; unseal it with `homelab vault unseal`")
             return self.client.sys.initialize(secret_shares=shares, secret_threshold=threshold)
 
@@ -221,7 +216,7 @@ class VaultApi:
             except VaultError:
                 pass
             if time.monotonic() > deadline:
-                raise VaultError(f"Vault at {_where(self.url)} did not become active within {timeout:.0f}s")
+                raise VaultError(f"Vault at {host_of(self.url)} did not become active within {timeout:.0f}s")
             time.sleep(0.3)
 
     # -- authenticated sys
@@ -255,6 +250,10 @@ class VaultApi:
     def enable_audit_file(self, file_path: str) -> None:
         with self._t("enable file audit device"):
             self.client.sys.enable_audit_device("file", path="file", options={"file_path": file_path})
+
+    def disable_audit(self, path: str) -> None:
+        with self._t(f"disable audit device {path}"):
+            self.client.sys.disable_audit_device(path)
 
     def list_policies(self) -> list[str]:
         with self._t("list policies"):
@@ -368,6 +367,11 @@ class VaultApi:
                 path, secret=data, cas=cas, mount_point=self.kv_mount)
         return int(resp["data"]["version"])
 
+    def kv_delete_latest(self, path: str) -> None:
+        """Soft-delete the latest version (KV v2 `delete`): recoverable with undelete, history kept."""
+        with self._t(f"delete {self.kv_mount}/{path}"):
+            self.client.secrets.kv.v2.delete_latest_version_of_secret(path, mount_point=self.kv_mount)
+
     def kv_metadata(self, path: str) -> dict | None:
         import hvac.exceptions as hx
 
@@ -410,97 +414,3 @@ class VaultApi:
                 self.client.sys.force_restore_raft_snapshot(data)
             else:
                 self.client.sys.restore_raft_snapshot(data)
-
-
-# --------------------------------------------------------------------------------------- engine
-
-
-ADDRESS_KINDS = ("vault_mount", "vault_auth", "vault_audit", "vault_policy", "vault_user", "vault_secret")
-
-
-def desired_resources(lab) -> dict[str, dict]:
-    """The non-secret desired attributes of every Vault resource the lab owns, by address."""
-    import hashlib
-
-    from homelab.render.vault import policy_hcl
-
-    v = lab.vault
-    out: dict[str, dict] = {f"vault_mount.{v.kv_mount}": {"type": "kv", "version": "2"}}
-    if "userpass" in v.auth:
-        out["vault_auth.userpass"] = {"type": "userpass"}
-    if v.audit:
-        out["vault_audit.file"] = {"type": "file"}
-    for name in sorted(v.policies):
-        text = policy_hcl(lab, name)
-        out[f"vault_policy.{name}"] = {"sha256": hashlib.sha256(text.encode()).hexdigest()}
-    for u in v.users:
-        out[f"vault_user.{u.name}"] = {"policies": sorted(u.policies), "token_ttl": ttl_seconds(u.token_ttl),
-                                       "token_max_ttl": ttl_seconds(u.token_max_ttl)}
-    for s in v.secrets:
-        if s.generate:
-            out[f"vault_secret.{s.path}"] = {"fields": sorted(s.fields)}
-    return dict(sorted(out.items()))
-
-
-class VaultEngine(Engine):
-    name = "vault"
-
-    def __init__(self, factory: ClientFactory = hvac_client):
-        self.factory = factory
-
-    def _target(self, ctx: EngineContext, require_running: bool = True):
-        from homelab.ops.vault_context import resolve_target
-
-        return resolve_target(ctx.doc.lab, state_dir=ctx.state_dir, require_running=require_running)
-
-    def status(self, ctx: EngineContext) -> EngineStatus:
-        """Without credentials (no VAULT_TOKEN, no keys file) the engine is "not configured" and
-        contacts nothing — nothing talks to a real lab until the user gave homelab a way in."""
-        import os
-
-        try:
-            target = self._target(ctx, require_running=False)
-        except VaultError as exc:
-            return EngineStatus(configured=False, reachable=False, reason=exc.message)
-        if not os.environ.get("VAULT_TOKEN") and not target.keys_file.exists():
-            return EngineStatus(configured=False, reachable=False,
-                                reason=f"no Vault credentials: VAULT_TOKEN is not set and {target.keys_file} does "
-                                       "not exist (`homelab vault init` writes it)")
-        try:
-            target = self._target(ctx)
-        except VaultError as exc:
-            return EngineStatus(configured=True, reachable=False, reason=exc.message)
-        api = VaultApi(target.address, verify=target.verify, factory=self.factory)
-        try:
-            api.require_ready()
-        except VaultError as exc:
-            return EngineStatus(configured=True, reachable=False, reason=exc.message)
-        return EngineStatus(configured=True, reachable=True, reason=f"Vault at {_where(target.address)} is unsealed")
-
-    def read_facts(self, ctx: EngineContext, addresses: list[str]) -> dict[str, dict]:
-        from homelab.ops.vault_configure import live_facts
-        from homelab.ops.vault_context import authenticate
-
-        target = self._target(ctx)
-        api = authenticate(target, ctx.doc.lab, factory=self.factory)
-        return live_facts(api, ctx.doc.lab, addresses)
-
-    def apply(self, ctx: EngineContext, changes: list[Change]) -> list[ApplyResult]:
-        from homelab.ops.vault_configure import configure
-        from homelab.ops.vault_context import authenticate
-
-        target = self._target(ctx)
-        api = authenticate(target, ctx.doc.lab, factory=self.factory)
-        wanted = {c.address for c in changes}
-        prune = any(c.action == "delete" for c in changes)
-        report = configure(api, ctx.doc.lab, target, only=wanted, prune=prune, progress=ctx.progress)
-        by_address = {item.address: item for item in report.items if item.action != "warning"}
-        results = []
-        for change in sorted(changes, key=lambda c: c.address):
-            item = by_address.get(change.address)
-            if item is None:
-                results.append(ApplyResult(change.address, False, "not a Vault resource homelab manages"))
-            else:
-                results.append(ApplyResult(change.address, True, f"{item.action}: {item.detail}".rstrip(": "),
-                                           attrs=item.attrs))
-        return results

@@ -1,4 +1,5 @@
-"""What every `homelab vault` workflow needs: where Vault is, the keys file, and a token.
+"""Where Vault is and how homelab gets in: the ONE place that resolves the target (embedded or a URL,
+the keys file, the token) for the engine, the day-2 workflows and the commands.
 
 Address, first match wins:
   1. `--address URL|embedded` (command-line option),
@@ -28,9 +29,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from homelab.engines.vault import ClientFactory, VaultApi, VaultError, VaultTokenError, hvac_client
-from homelab.errors import StateError, UsageError
-from homelab.secrets import REDACTOR
+from homelab.engines.vault.client import ClientFactory, VaultApi, VaultError, VaultTokenError, hvac_client
+from homelab.engines.vault.server import running_address
+from homelab.errors import EngineError, StateError, UsageError
+from homelab.lab.vault_access import EMBEDDED
+from homelab.secrets import REDACTOR, Secret
 
 ENV_ADDR = "HOMELAB_VAULT_ADDR"
 ENV_EMBEDDED = "HOMELAB_VAULT_EMBEDDED"
@@ -68,10 +71,11 @@ def _truthy(value: str | None) -> bool:
 
 
 def address_spec(lab, address: str | None = None, embedded: bool = False) -> str:
-    spec = address or os.environ.get(ENV_ADDR) or ("embedded" if embedded or _truthy(os.environ.get(ENV_EMBEDDED))
+    """`embedded` or the URL, by the precedence in the module doc."""
+    spec = address or os.environ.get(ENV_ADDR) or (EMBEDDED if embedded or _truthy(os.environ.get(ENV_EMBEDDED))
                                                     else lab.vault.address)
     spec = spec.strip()
-    if spec != "embedded" and not spec.startswith(("http://", "https://")):
+    if spec != EMBEDDED and not spec.startswith(("http://", "https://")):
         raise UsageError(f"invalid Vault address {spec!r}", "give a URL like https://vault.example:8200 or 'embedded'")
     return spec.rstrip("/")
 
@@ -82,9 +86,7 @@ def resolve_target(lab, *, address: str | None = None, embedded: bool = False,
     sdir = state_dir_for(state_dir)
     kfile = Path(keys_file or os.environ.get(ENV_KEYS) or sdir / "vault" / "init-keys.json")
     spec = address_spec(lab, address, embedded)
-    if spec == "embedded":
-        from homelab.ops.vault_server import running_address
-
+    if spec == EMBEDDED:
         url = running_address(sdir)
         if url is None and require_running:
             raise VaultNotRunningError("the embedded Vault is not running",
@@ -218,3 +220,46 @@ def authenticate(target: VaultTarget, lab, *, user: str | None = None, factory: 
         return api.with_token(keys["root_token"])
     raise VaultTokenError(f"the keys file {target.keys_file} holds no usable credentials",
                           "set VAULT_TOKEN or log in with --user NAME")
+
+
+# --------------------------------------------------------------------------------------- for engines
+
+
+def target_for(ctx, *, require_running: bool = True) -> VaultTarget:
+    """The target of an engine run: the context's state directory, and the overrides a command put in
+    `ctx.options` (`vault_address`, `vault_keys_file`)."""
+    return resolve_target(ctx.doc.lab, address=ctx.options.get("vault_address"), state_dir=ctx.state_dir,
+                          keys_file=ctx.options.get("vault_keys_file"), require_running=require_running)
+
+
+def api_for(ctx, *, factory: ClientFactory = hvac_client) -> VaultApi:
+    """An authenticated client for an engine run: the token a command logged in with
+    (`ctx.options["vault_token"]`, a Secret), else the usual precedence (`authenticate`)."""
+    target = target_for(ctx)
+    token = ctx.options.get("vault_token")
+    if token is not None:
+        api = VaultApi(target.address, verify=target.verify, factory=factory, kv_mount=ctx.doc.lab.vault.kv_mount)
+        api.require_ready()
+        return api.with_token(token.reveal())
+    return authenticate(target, ctx.doc.lab, factory=factory)
+
+
+def secret_reader(doc, state_dir, options: dict | None = None):
+    """A lazy `(path, field) -> Secret` reading Vault KV v2 the way the vault commands do (same address,
+    keys file and token precedence). Nothing is contacted until the first read."""
+    cache: dict = {}
+
+    def read(path: str, field: str) -> Secret:
+        if "api" not in cache:
+            target = resolve_target(doc.lab, state_dir=state_dir, address=(options or {}).get("vault_address"),
+                                    keys_file=(options or {}).get("vault_keys_file"))
+            cache["api"] = authenticate(target, doc.lab)
+        got = cache["api"].kv_read(path)
+        if got is None or field not in got[0]:
+            raise EngineError(f"Vault has no value for {path}#{field}",
+                              f"set it with `homelab secrets put {path}` (or generate it with the vault layer)")
+        value = Secret(got[0][field])
+        REDACTOR.add(value)
+        return value
+
+    return read

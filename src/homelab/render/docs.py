@@ -512,11 +512,10 @@ def render_secrets(doc) -> str:
             reads = ", ".join(f"`{p}`" for p in readable) or "nothing in the catalogue"
         rows.append([user.name, ", ".join(sorted(user.policies)), user.token_ttl, user.token_max_ttl, reads])
     out.append(table(["User", "Policies", "Token TTL", "Max TTL", "Can read"], rows))
-    from homelab.render.kubernetes import external_secret_paths, external_secrets_on, store_credentials
+    from homelab.lab.vault_access import external_secret_paths, external_secrets_on, external_secrets_user
+    from homelab.render.kubernetes.external_secrets import store_credentials
 
     if external_secrets_on(lab) and external_secret_paths(lab):
-        from homelab.render.kubernetes import external_secrets_user
-
         user = external_secrets_user(lab)
         who = (f"Vault user `{user.name}` (policies {', '.join(f'`{p}`' for p in user.policies)})" if user
                else "no lab user: none is read-only and reads every path below (rule `external-secrets-policy-missing`)")

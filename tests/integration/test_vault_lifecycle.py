@@ -262,7 +262,7 @@ def test_each_policy_allows_exactly_what_it_should(life, user):
         assert _can_read(api, path) is (prefix in EXPECTED_READ[user]), (user, path)
     if user == "external-secrets":
         # exactly what the rendered ExternalSecrets read, and nothing else of the catalogue but apps/*
-        from homelab.render.kubernetes import external_secret_paths
+        from homelab.lab.vault_access import external_secret_paths
 
         used = external_secret_paths(LAB)
         assert used and {p.split("/")[0] for p in used} == {"apps", "storage", "backup"}

@@ -12,6 +12,9 @@ from homelab.lab import vault_access
 from homelab.lab.load import load_text
 from homelab.render import docs
 from homelab.render.base import GENERATED
+from homelab.render.docs.backup import render_backup
+from homelab.render.docs.markdown import table
+from homelab.render.docs.secrets import render_secrets
 
 DOMAIN = "lab.thewortmans.org"
 GIB = 1024**3
@@ -82,11 +85,11 @@ def test_generated_marker_tables_and_whitespace(rendered, path):
 
 def test_table_helper_rejects_ragged_rows():
     with pytest.raises(ValueError):
-        docs.table(["a", "b"], [["1"]])
+        table(["a", "b"], [["1"]])
     with pytest.raises(AssertionError):
         tables("| a | b |\n| --- | --- |\n| 1 |\n")
     # a pipe inside a value is escaped, so the row keeps its width
-    assert tables(docs.table(["a", "b"], [["x|y", "z"]]))[0][1] == ["x\\|y", "z"]
+    assert tables(table(["a", "b"], [["x|y", "z"]]))[0][1] == ["x\\|y", "z"]
 
 
 # --- inventory -----------------------------------------------------------------------------------------
@@ -312,7 +315,7 @@ def test_a_narrower_policy_changes_the_matrix(reference_path):
         "Read application-specific secrets\n      rules:\n        - {secrets: apps/plex, capabilities: [read]}\n")
     assert text != reference_path.read_text()
     matrix = {r["Path"].strip("`"): r for r in
-              table_after(docs.render_secrets(load_text(text)), "## Who may read what")}
+              table_after(render_secrets(load_text(text)), "## Who may read what")}
     assert matrix["apps/plex"]["apps"] == "read"
     assert matrix["apps/mealie"]["apps"] == "—"
     assert "read" in matrix["apps/mealie"]["ansible"]
@@ -342,7 +345,7 @@ def test_backup_without_velero_or_offsite(reference_path):
     text = text.replace("  offsite: truenas-offsite.lab.thewortmans.org:tank/replica\n", "")
     text = text.replace("  velero:                                  # roadmap: Kubernetes application backups\n"
                         "    enabled: true\n", "  velero:\n    enabled: false\n")
-    out = docs.render_backup(load_text(text))
+    out = render_backup(load_text(text))
     assert "Velero is **not enabled**" in out
     assert "Velero is not enabled: application data is covered by the ZFS" in out
     assert "Not configured: set `backup.offsite`" in out

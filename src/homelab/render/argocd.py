@@ -21,24 +21,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from homelab.lab.vault_access import external_secrets_on
 from homelab.render.base import RenderedFile
-from homelab.render.kubernetes import (
+from homelab.render.kubernetes.common import (
     IN_CLUSTER,
     MANAGED_BY,
     WAVE,
     WAVES,
-    app_secret_keys,
-    app_secret_name,
     app_values_file,
-    external_secrets_on,
     has_cluster_content,
-    ingress_class,
-    namespaces,
-    platform_releases,
     platform_values_file,
+    quantity,
     sorted_apps,
     yaml_file,
 )
+from homelab.render.kubernetes.external_secrets import app_secret_keys, app_secret_name
+from homelab.render.kubernetes.namespaces import namespaces
+from homelab.render.kubernetes.pieces import ingress_class
+from homelab.render.kubernetes.platform import platform_releases
 from homelab.render.serializers import LiteralStr
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -145,12 +145,6 @@ def helm_application(lab, *, name: str, namespace: str, chart, release: str, val
     }
 
 
-def _size(n: int) -> str:
-    from homelab.render.kubernetes import quantity
-
-    return quantity(n)
-
-
 def app_application(lab, app) -> dict:
     annotations: dict = {}
     info: list[dict] = []
@@ -167,7 +161,7 @@ def app_application(lab, app) -> dict:
         info.append({"name": "URL", "value": url})
     if app.storage:
         storage = ", ".join(
-            f"{v.name} {_size(v.size)} at {v.mount} ({v.class_ or 'default class'}, {v.access_mode})"
+            f"{v.name} {quantity(v.size)} at {v.mount} ({v.class_ or 'default class'}, {v.access_mode})"
             for v in app.storage)
         annotations["homelab/storage"] = storage
         info.append({"name": "Storage", "value": storage})
@@ -316,30 +310,26 @@ def root_application(lab) -> dict:
     }
 
 
-def _file(path: str, docs: list[dict], comment: str = "") -> RenderedFile:
-    return yaml_file(path, docs, comment)
-
-
 def render(doc) -> Iterable[RenderedFile]:
     lab = doc.lab
     if lab.gitops is None or not has_cluster_content(lab):
         return []
     cd = lab.gitops.argocd
     files = [
-        _file(ARGOCD_VALUES, [argocd_values(lab)],
+        yaml_file(ARGOCD_VALUES, [argocd_values(lab)],
               f"Values for the argo-cd chart {cd.chart.version} ({cd.chart.repo}). First install:\n"
               f"  helm repo add argo {cd.chart.repo}\n"
               f"  helm install argocd argo/argo-cd --version {cd.chart.version} -n {cd.namespace} "
               f"--create-namespace -f {ARGOCD_VALUES}\n"
               f"  kubectl apply -f {BOOTSTRAP_DIR}/{PROJECTS_FILE} -f {BOOTSTRAP_DIR}/root.yaml\n"
               "Register the git repository's credentials with ArgoCD out of band (argocd repo add)."),
-        _file(f"{BOOTSTRAP_DIR}/{PROJECTS_FILE}", projects(lab), "ArgoCD AppProjects (also synced by the root)."),
-        _file(f"{BOOTSTRAP_DIR}/root.yaml", [root_application(lab)],
+        yaml_file(f"{BOOTSTRAP_DIR}/{PROJECTS_FILE}", projects(lab), "ArgoCD AppProjects (also synced by the root)."),
+        yaml_file(f"{BOOTSTRAP_DIR}/root.yaml", [root_application(lab)],
               "The root app-of-apps: k8s/platform and k8s/apps (recursive) in one sync, ordered by sync waves."),
     ]
     for path, app in platform_applications(lab):
-        files.append(_file(path, [app], app["metadata"]["annotations"]["homelab/description"]))
+        files.append(yaml_file(path, [app], app["metadata"]["annotations"]["homelab/description"]))
     for app in sorted_apps(lab):
-        files.append(_file(f"k8s/apps/{app.namespace}/{app.name}.yaml", [app_application(lab, app)],
+        files.append(yaml_file(f"k8s/apps/{app.namespace}/{app.name}.yaml", [app_application(lab, app)],
                            f"{app.name}: {app.chart.name} {app.chart.version} in namespace {app.namespace}."))
     return files

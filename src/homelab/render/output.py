@@ -199,6 +199,18 @@ def _write_tree(files, out_dir, check: bool) -> WriteReport:
     if root_in.exists() and not root_in.is_dir():
         raise OutputError(f"{out_dir} exists and is not a directory", "pass a directory with --out")
     root = root_in.resolve(strict=False)
+    wanted = _wanted(files, root)
+    owned = _read_manifest(root) if root.is_dir() else set()
+    report, plan = _compare(root, wanted, owned)
+    if check:
+        return report
+    _refuse_foreign(root, report, owned)
+    _apply(root, wanted, owned, plan, report)
+    return report
+
+
+def _wanted(files, root: Path) -> dict[str, tuple[bytes, int]]:
+    """The rendered files as {relative path: (bytes, mode)}, each checked to stay inside ``root``."""
     wanted: dict[str, tuple[bytes, int]] = {}
     for f in files:
         rel = str(_safe_relpath(f.path))
@@ -209,9 +221,12 @@ def _write_tree(files, out_dir, check: bool) -> WriteReport:
         wanted[rel] = (f.content.encode("utf-8"), f.mode)
         if not _inside(root, root / rel):
             raise OutputError(f"refusing to write {rel}: it leads outside {root} (through a symlink)")
+    return wanted
 
+
+def _compare(root: Path, wanted: dict[str, tuple[bytes, int]], owned: set[str]):
+    """What writing ``wanted`` would change: the report, and the (path, bytes, mode) to write."""
     report = WriteReport()
-    owned = _read_manifest(root) if root.is_dir() else set()
     plan: list[tuple[str, bytes, int]] = []
     for rel in sorted(wanted):
         data, mode = wanted[rel]
@@ -234,14 +249,12 @@ def _write_tree(files, out_dir, check: bool) -> WriteReport:
             continue
         if stat.S_ISREG(st.st_mode):
             report.removed.append(rel)
+    return report, plan
 
-    manifest_now = _manifest_bytes(wanted)
-    manifest_path = root / MANIFEST
-    if check:
-        return report
 
-    # Never overwrite a file homelab did not write: not in the manifest and without the generated header
-    # (e.g. the user's own README.md in the directory they render into).
+def _refuse_foreign(root: Path, report: WriteReport, owned: set[str]) -> None:
+    """Never overwrite a file homelab did not write: not in the manifest and without the generated header
+    (e.g. the user's own README.md in the directory they render into)."""
     foreign = [rel for rel in report.updated
                if rel not in owned and GENERATED_MARK not in _current(root / rel)[0][:1024]]
     if foreign:
@@ -251,6 +264,10 @@ def _write_tree(files, out_dir, check: bool) -> WriteReport:
                           "move these files away (homelab renders README.md, SECURITY.md, tf/, ansible/, k8s/, "
                           "vault/ and docs/ there), or render into another directory with --out")
 
+
+def _apply(root: Path, wanted: dict[str, tuple[bytes, int]], owned: set[str], plan, report: WriteReport) -> None:
+    """Write the plan, remove stale files, then settle the manifest (see the module docstring for the order)."""
+    manifest_path = root / MANIFEST
     root.mkdir(parents=True, exist_ok=True)
     if set(wanted) - owned:
         # Widen first: a crash from here on leaves every file we may create known to the manifest.
@@ -275,6 +292,6 @@ def _write_tree(files, out_dir, check: bool) -> WriteReport:
     for directory in sorted(touched):
         if directory.is_dir():
             _fsync_dir(directory)
+    manifest_now = _manifest_bytes(wanted)
     if not (manifest_path.is_file() and manifest_path.read_bytes() == manifest_now):
         atomic_write(manifest_path, manifest_now)
-    return report

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from homelab.lab.vault_access import kv_capabilities
 from homelab.render.base import GENERATED, RenderedFile, header, normalise
-from homelab.render.docs import markdown_file, render_template, table
+from homelab.render.docs.markdown import markdown_file, render_template, table
 from homelab.render.serializers import dump_yaml
 
 # Pinned hook versions (pre-commit `rev`s are git tags of these repositories).

@@ -1,0 +1,53 @@
+"""Kubernetes manifests and Helm values for the K3s cluster (pure: lab in, files out).
+
+What this renders (ArgoCD `Application`s that deploy them are rendered by `argocd.py`), module by module:
+
+- `namespaces`: `k8s/platform/namespaces.yaml`, every lab namespace, every app namespace and every
+  enabled component's namespace, labelled, never pruned.
+- `metallb`: `k8s/platform/metallb-pool.yaml`, the MetalLB `IPAddressPool` (= `network.pools.metallb`)
+  and an `L2Advertisement`, in MetalLB's namespace (platform-facts §6).
+- `external_secrets`: `k8s/platform/external-secrets-store.yaml`, a `ClusterSecretStore` for Vault KV v2
+  that logs in as the lab's read-only Vault user for it (credentials created out of band, never
+  rendered), and `k8s/apps/<ns>/<app>.secrets.yaml`, `ExternalSecret`s that sync Vault fields into the
+  app's Secret: path and field only, never a value.
+- `storage`: `k8s/platform/democratic-csi-secrets.yaml`, democratic-csi's driver configs templated by
+  external-secrets with the TrueNAS API key from Vault.
+- `velero`: `k8s/platform/velero-credentials.yaml` (its S3 credentials, likewise) and
+  `k8s/platform/velero-schedules.yaml`, Velero `Schedule`s (lab.backup.velero + per-app backups).
+- `platform`: the platform's Helm releases and `<values_path>/platform/<release>.yaml`.
+- `charts`: the values homelab gives each chart (one table, `CHART_VALUES`) and `<values_path>/<app>.yaml`,
+  each in its chart's own values shape (bjw-s app-template v4, otwld ollama, pajikos home-assistant,
+  mojo2600 pihole, democratic-csi, Traefik, Velero, NVIDIA device plugin...), the lab's `values`
+  deep-merged last. They compose `pieces` (image, resources, env from secrets, ingress, persistence)
+  and `gpu` (scheduling on the GPU nodes).
+- `common`: sync waves, labels, metadata, paths and the YAML file writer everything shares.
+
+Sync waves (annotation `argocd.argoproj.io/sync-wave`) order everything inside the one root
+application: namespaces, then CRD-providing charts, then their custom resources, then the charts that
+need those, then app secrets, then apps (see `common.WAVES`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from homelab.render.base import RenderedFile
+from homelab.render.kubernetes import charts, external_secrets, metallb, namespaces, platform, storage, velero
+from homelab.render.kubernetes.common import has_cluster_content
+
+
+def render(doc) -> Iterable[RenderedFile]:
+    lab = doc.lab
+    if not has_cluster_content(lab):
+        return []
+    return [
+        *namespaces.files(lab),
+        *metallb.files(lab),
+        *external_secrets.store_files(lab),
+        *storage.files(lab),
+        *velero.credentials_files(lab),
+        *external_secrets.app_secret_files(lab),
+        *velero.schedule_files(lab),
+        *platform.files(lab),
+        *charts.app_values_files(lab),
+    ]

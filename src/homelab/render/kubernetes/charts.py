@@ -1,0 +1,286 @@
+"""The Helm values homelab gives each chart: one builder per chart, one table (`CHART_VALUES`).
+
+To see or change what homelab sets for chart X, look up X in `CHART_VALUES` at the bottom: its builder
+returns the values in the chart's own shape, before the lab's `values` (the app's or the component's)
+are deep-merged over them. Keys are emitted in the order the builder writes them (the rendered files
+keep that order). When a setting is specific to a chart, say so beside it: the chart version and the
+values key it targets.
+
+- Application charts (bjw-s app-template v4, otwld ollama, pajikos home-assistant, MoJo2600 pihole):
+  picked by the app's `chart.name`; any other chart gets `helm_create`, the conventions of `helm create`
+  that most charts follow. They compose the small pieces of `pieces.py` (image, resources, secrets as
+  env, ingress, persistence) and `gpu.gpu_scheduling`.
+- Platform charts (metallb, cert-manager, external-secrets, traefik, democratic-csi,
+  kube-prometheus-stack, nvidia-device-plugin, velero): picked by the platform component whose chart
+  it is by default (`lab.models.platform`), so a component pointed at a fork keeps its values. The
+  releases themselves (waves, prerequisites) are in `platform.py`.
+
+Written to `<values_path>/<app>.yaml` and `<values_path>/platform/<release>.yaml`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from homelab.lab.models.platform import Platform
+from homelab.render.base import RenderedFile
+from homelab.render.kubernetes.common import app_values_file, sorted_apps, with_user_values, yaml_file
+from homelab.render.kubernetes.external_secrets import app_secret_keys, app_secret_name
+from homelab.render.kubernetes.gpu import (
+    GPU_RESOURCE,
+    GPU_RUNTIME_CLASS,
+    gpu_node_selector,
+    gpu_scheduling,
+    gpu_toleration,
+)
+from homelab.render.kubernetes.pieces import (
+    claim,
+    compact,
+    enabled_claim,
+    env_list,
+    env_map,
+    first_volume,
+    helm_create_ingress,
+    image,
+    ingress_class_key,
+    resources,
+    root_path,
+    secret_key_ref,
+)
+from homelab.render.kubernetes.storage import csi_classes, driver_config_secret
+from homelab.render.kubernetes.velero import VELERO_CREDENTIALS
+
+# velero/velero-plugin-for-aws minor line paired with Velero 1.18 (1.14 <-> plugin 1.10, ... 1.18 <-> 1.14).
+VELERO_AWS_PLUGIN = "velero/velero-plugin-for-aws:v1.14.0"
+
+
+# ----------------------------------------------------------------------------- application charts
+# builder(lab, app) -> values
+
+
+def app_template(lab, app) -> dict:
+    """bjw-s app-template v4: controllers / service / ingress / persistence (facts §5)."""
+    container = compact({"image": image(app), "env": env_map(app), "resources": resources(app)})
+    controller = compact({
+        # an RWO volume cannot be attached to two pods at once
+        "strategy": "Recreate" if any(v.access_mode == "ReadWriteOnce" for v in app.storage) else None,
+        "pod": gpu_scheduling(lab, app),
+        "containers": {"main": container},
+    })
+    service = {"main": {"controller": "main", "ports": {"http": {"port": app.port}}}}
+    route = {**root_path(), "service": {"identifier": "main", "port": "http"}}
+    ingress = {"main": {**ingress_class_key(lab), "hosts": [{"host": app.ingress, "paths": [route]}]}}
+    persistence = {
+        vol.name: {"type": "persistentVolumeClaim", **claim(vol), "globalMounts": [{"path": vol.mount}]}
+        for vol in app.storage
+    }
+    return compact({
+        "controllers": {"main": controller},
+        "service": service if app.port else None,
+        "ingress": ingress if app.ingress and app.port else None,
+        "persistence": persistence,
+    })
+
+
+def ollama(lab, app) -> dict:
+    """otwld/ollama-helm: `ollama.gpu.*`, top-level runtimeClassName, `persistentVolume` (facts §5)."""
+    vol = first_volume(app)  # the chart has one data volume: the model cache
+    gpu = {"enabled": True, "type": "nvidia", "number": app.gpu, "nvidiaResource": GPU_RESOURCE}
+    return compact({
+        "image": image(app),
+        "ollama": compact({"gpu": gpu if app.gpu else None, "mountPath": vol.mount if vol else None}),
+        "service": {"port": app.port} if app.port else None,  # also the container port in this chart
+        "resources": resources(app),
+        **gpu_scheduling(lab, app),
+        "extraEnv": env_list(app),
+        "ingress": helm_create_ingress(lab, app),
+        "persistentVolume": enabled_claim(vol, access_modes=True),
+    })
+
+
+def home_assistant(lab, app) -> dict:
+    """pajikos/home-assistant-helm-chart: image, service.port, env[], ingress, persistence (facts §5)."""
+    # Home Assistant rejects proxied requests unless the proxy is trusted: Traefik runs in the pod network.
+    pod_cidr = lab.clusters.k3s.cluster_cidr if lab.clusters.k3s else "10.42.0.0/16"
+    return compact({
+        "image": image(app),
+        "service": {"port": app.port} if app.port else None,
+        "env": env_list(app),
+        "resources": resources(app),
+        **gpu_scheduling(lab, app, runtime_class=False),  # the chart has no runtimeClassName value
+        "ingress": helm_create_ingress(lab, app),
+        "configuration": {"enabled": True, "trusted_proxies": [pod_cidr]} if app.ingress else None,
+        "persistence": enabled_claim(first_volume(app)),
+    })
+
+
+def pihole(lab, app) -> dict:
+    """MoJo2600/pihole-kubernetes: image, persistentVolumeClaim, ingress{hosts: [str]}, admin.existingSecret."""
+    keys = app_secret_keys(app)
+    admin = next((k for k in keys if "password" in k.field.lower()), None)
+    ingress = {"enabled": True, **ingress_class_key(lab, "ingressClassName"), "hosts": [app.ingress],
+               **root_path()}
+    return compact({
+        "image": image(app),
+        "admin": {"existingSecret": app_secret_name(app), "passwordKey": admin.key} if admin else None,
+        "extraEnvVarsSecret": {k.env: secret_key_ref(app, k) for k in keys if k is not admin},
+        "resources": resources(app),
+        **gpu_scheduling(lab, app, runtime_class=False),
+        "ingress": ingress if app.ingress else None,
+        "persistentVolumeClaim": enabled_claim(first_volume(app), access_modes=True),
+    })
+
+
+def helm_create(lab, app) -> dict:
+    """Any other chart: the `helm create` conventions most charts follow."""
+    return compact({
+        "image": image(app),
+        "env": env_list(app),
+        "resources": resources(app),
+        **gpu_scheduling(lab, app),
+        "ingress": helm_create_ingress(lab, app),
+        "persistence": enabled_claim(first_volume(app)),
+    })
+
+
+# -------------------------------------------------------------------------------- platform charts
+# builder(lab, variant) -> values; the variant is democratic-csi's protocol (one release each), else None
+
+
+def metallb(lab, variant=None) -> dict:
+    """metallb/metallb: the chart's defaults; the address pool is a custom resource (metallb.py)."""
+    return {}
+
+
+def cert_manager(lab, variant=None) -> dict:
+    """jetstack/cert-manager: install its CRDs with the chart."""
+    return {"crds": {"enabled": True}}
+
+
+def external_secrets(lab, variant=None) -> dict:
+    """external-secrets/external-secrets: install its CRDs with the chart."""
+    return {"installCRDs": True}
+
+
+def traefik(lab, variant=None) -> dict:
+    """traefik/traefik: the default IngressClass, exposed as a LoadBalancer."""
+    return {
+        "ingressClass": {"enabled": True, "isDefaultClass": True},
+        "service": {"type": "LoadBalancer"},  # an address from the MetalLB pool
+    }
+
+
+def kube_prometheus_stack(lab, variant=None) -> dict:
+    """prometheus-community/kube-prometheus-stack."""
+    # Pick up ServiceMonitors/PodMonitors of every release, not only this chart's own.
+    return {"prometheus": {"prometheusSpec": {
+        "podMonitorSelectorNilUsesHelmValues": False,
+        "serviceMonitorSelectorNilUsesHelmValues": False,
+    }}}
+
+
+def nvidia_device_plugin(lab, variant=None) -> dict:
+    """nvidia/k8s-device-plugin: runs on the GPU nodes only, with the nvidia runtime (gpu.py)."""
+    return {
+        "runtimeClassName": GPU_RUNTIME_CLASS,
+        "nodeSelector": gpu_node_selector(lab),
+        # The chart's default affinity wants NFD labels (feature.node.kubernetes.io/pci-10de.present);
+        # without NFD the plugin would never schedule. null removes the default (Helm semantics).
+        "affinity": None,
+        "tolerations": [gpu_toleration(lab), {"key": "CriticalAddonsOnly", "operator": "Exists"}],
+    }
+
+
+def velero(lab, variant=None) -> dict:
+    """vmware-tanzu/velero: the AWS plugin, credentials from a Secret (velero.py), S3 storage location."""
+    backup = lab.backup.velero
+    values: dict = {
+        "initContainers": [{
+            "name": "velero-plugin-for-aws",
+            "image": VELERO_AWS_PLUGIN,
+            "imagePullPolicy": "IfNotPresent",
+            "volumeMounts": [{"mountPath": "/target", "name": "plugins"}],
+        }],
+        "credentials": {"useSecret": True, "existingSecret": VELERO_CREDENTIALS},
+        "snapshotsEnabled": False,
+        "deployNodeAgent": True,  # file-system backup of PVC data (kopia)
+    }
+    if backup and backup.bucket:
+        config = {"region": "minio", "s3ForcePathStyle": "true", **compact({"s3Url": backup.s3_url})}
+        values["configuration"] = {"backupStorageLocation": [{
+            "name": "default", "provider": "aws", "bucket": backup.bucket, "default": True, "config": config,
+        }]}
+    return values
+
+
+def democratic_csi(lab, protocol: str) -> dict:
+    """democratic-csi/democratic-csi: one release per protocol, the StorageClasses of that protocol."""
+    storage_classes = [{
+        "name": sc.name,
+        "defaultClass": sc.default,
+        "reclaimPolicy": sc.reclaim_policy,
+        "volumeBindingMode": "Immediate",
+        "allowVolumeExpansion": True,
+        "parameters": {"fsType": sc.fs_type or ("ext4" if protocol == "iscsi" else "nfs")},
+        "mountOptions": [] if protocol == "iscsi" else ["noatime", "nfsvers=3"],
+    } for sc in sorted(csi_classes(lab, protocol), key=lambda c: c.name)]
+    return {
+        "csiDriver": {"name": f"org.democratic-csi.{protocol}",
+                      **({"fsGroupPolicy": "File"} if protocol == "nfs" else {})},
+        "storageClasses": storage_classes,
+        "volumeSnapshotClasses": [],
+        "driver": {
+            # The chart requires driver.config; with existingConfigSecret it mounts that Secret instead
+            # of rendering one, so the TrueNAS API key never passes through Helm values.
+            "config": {"driver": f"freenas-api-{protocol}"},
+            "existingConfigSecret": driver_config_secret(protocol),
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------- the table
+
+Builder = Callable[..., dict]
+
+# chart name -> the values homelab gives it (before the lab's own `values` are merged over them)
+CHART_VALUES: dict[str, Builder] = {
+    # application charts: builder(lab, app)
+    "app-template": app_template,
+    "home-assistant": home_assistant,
+    "ollama": ollama,
+    "pihole": pihole,
+    # platform charts: builder(lab, variant)
+    "cert-manager": cert_manager,
+    "democratic-csi": democratic_csi,
+    "external-secrets": external_secrets,
+    "kube-prometheus-stack": kube_prometheus_stack,
+    "metallb": metallb,
+    "nvidia-device-plugin": nvidia_device_plugin,
+    "traefik": traefik,
+    "velero": velero,
+}
+# The charts an app's `chart.name` selects; an app of any other chart (a platform chart too) gets helm_create.
+APP_CHARTS = frozenset({"app-template", "home-assistant", "ollama", "pihole"})
+
+
+def app_values(lab, app) -> dict:
+    """The values file of an app: its chart's builder, then the app's `values` deep-merged last."""
+    build = CHART_VALUES[app.chart.name] if app.chart.name in APP_CHARTS else helm_create
+    return with_user_values(build(lab, app), app.values)
+
+
+def platform_chart(component: str) -> str:
+    """The chart a platform component deploys by default: the key of its builder in CHART_VALUES."""
+    return Platform.model_fields[component].default.chart.name
+
+
+def platform_values(lab, component: str, variant: str | None = None) -> dict:
+    """The values file of a platform release: the component's builder, its `values` deep-merged last."""
+    build = CHART_VALUES[platform_chart(component)]
+    return with_user_values(build(lab, variant), getattr(lab.platform, component).values)
+
+
+def app_values_files(lab) -> list[RenderedFile]:
+    return [yaml_file(app_values_file(lab, app), [app_values(lab, app)],
+                      f"Helm values for {app.name} ({app.chart.name} {app.chart.version}).")
+            for app in sorted_apps(lab)]

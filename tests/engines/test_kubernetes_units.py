@@ -8,13 +8,10 @@ import os
 
 import pytest
 
-from homelab.engines.kubernetes import (
-    ResourceInfo,
-    application_facts,
-    apply_order,
-    load_kubeconfig,
-    load_manifests,
-)
+from homelab.engines.kubernetes.argocd_status import application_facts
+from homelab.engines.kubernetes.client import ResourceInfo
+from homelab.engines.kubernetes.kubeconfig import load_kubeconfig
+from homelab.engines.kubernetes.manifests import apply_order, load_manifests
 from homelab.errors import EngineError
 
 
@@ -35,7 +32,7 @@ def test_kubeconfig_token_file_relative_paths_and_context(tmp_path):
     path = _cfg(tmp_path, {"tokenFile": "tok", "client-certificate": "certs/c.pem", "client-key": "certs/k.pem"},
                 {"certificate-authority": "ca.pem", "insecure-skip-tls-verify": True})
     access = load_kubeconfig(path)
-    assert access.server == "https://127.0.0.1:6443" and access.context == "lab"
+    assert access.server == "https://127.0.0.1:6443"  # the current context's cluster
     assert access.token.reveal() == "from-file-token-abc" and repr(access.token) == "<sensitive>"
     assert access.ca_file == str(tmp_path / "ca.pem") and access.insecure is True
     assert access.cert_file == str(tmp_path / "certs" / "c.pem") and access.key_file == str(tmp_path / "certs" / "k.pem")
@@ -110,20 +107,21 @@ def test_application_facts():
 
 
 def test_temp_key_files_are_private(tmp_path, monkeypatch):
-    from homelab.engines import kubernetes
+    from homelab.engines.kubernetes import client
+    from homelab.engines.kubernetes.kubeconfig import ClusterAccess
+    from homelab.secrets import Redactor, Secret
 
     seen = []
-    real = kubernetes._temp_file
+    real = client._temp_file
 
     def spy(content, temps):
         path = real(content, temps)
         seen.append((path, os.stat(path).st_mode & 0o777))
         return path
 
-    monkeypatch.setattr(kubernetes, "_temp_file", spy)
-    access = kubernetes.ClusterAccess(server="https://127.0.0.1:1", cert_pem="not a cert",
-                                      key_pem=kubernetes.Secret("not a key"))
+    monkeypatch.setattr(client, "_temp_file", spy)
+    access = ClusterAccess(server="https://127.0.0.1:1", cert_pem="not a cert", key_pem=Secret("not a key"))
     with pytest.raises(EngineError, match="client certificate/key cannot be loaded"):
-        kubernetes.KubeClient(access)
+        client.KubeClient(access, redactor=Redactor())
     assert [mode for _, mode in seen] == [0o600, 0o600]
     assert not any(os.path.exists(p) for p, _ in seen)

@@ -269,7 +269,7 @@ def engine_env(tmp_path, reference_doc):
         client = engine.client(ctx)
         engine.apply_objects(ctx, client, [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}},
-            crd_manifest("argoproj.io", "Application", "applications")])
+            crd_manifest("argoproj.io", "Application", "applications")], doc.lab.gitops.argocd)
         yield fake, engine, ctx
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from homelab.engines.base import Change, EngineContext
 from homelab.engines.kubernetes import KubernetesEngine, load_kubeconfig
+from homelab.engines.kubernetes.client import APPLY_PATCH, KubeApiError
 from homelab.errors import EngineError
 from homelab.secrets import Redactor
 
@@ -204,15 +205,17 @@ def test_conflict_with_another_manager(env, fake, tmp_path):
                  headers={"Content-Type": "application/merge-patch+json", "Authorization": f"Bearer {TOKEN}"})
     assert conn.getresponse().status == 200
     conn.close()
-    # without force: the server's 409 message becomes the EngineError
-    strict = KubernetesEngine(force=False, poll_interval=0.05)
-    with pytest.raises(EngineError) as info:
-        strict.apply(ctx, [Change("argocd_bootstrap.argocd", "update", "drift")])
+    # an apply without force conflicts: the server's 409 Status becomes the error, its message quoted
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm", "namespace": "argocd"},
+          "data": {"url": "https://argocd.lab.example"}}
+    with pytest.raises(KubeApiError) as info:
+        engine.client(ctx).request("PATCH", "/api/v1/namespaces/argocd/configmaps/argocd-cm",
+                                   query={"fieldManager": "homelab"}, body=cm, content_type=APPLY_PATCH)
     err = info.value
-    assert err.exit_code == 3
-    assert err.message == ("applying ConfigMap/argocd/argocd-cm failed: Kubernetes API PATCH "
-                           "/api/v1/namespaces/argocd/configmaps/argocd-cm: 409 Conflict: Apply failed with 1 "
-                           'conflict: conflict with "kubectl-edit" using v1: .data.url')
+    assert (err.exit_code, err.code) == (3, 409)
+    assert err.message == ("Kubernetes API PATCH /api/v1/namespaces/argocd/configmaps/argocd-cm: 409 Conflict: "
+                           'Apply failed with 1 conflict: conflict with "kubectl-edit" using v1: .data.url')
+    assert err.hint.startswith("another field manager owns these fields")
     assert fake.get_object("v1", "ConfigMap", "argocd-cm", "argocd")["data"]["url"] == "https://edited"
     # the engine's default (force=true): homelab takes the field back
     [res] = engine.apply(ctx, [Change("argocd_bootstrap.argocd", "update", "drift")])
@@ -461,9 +464,10 @@ def test_404_and_422_status_messages_are_quoted(env, fake):
         engine.apply(ctx, [Change("argocd_app.media/extra", "create", "new")])
     assert info.value.message == ("applying ConfigMap/nowhere/x failed: Kubernetes API PATCH "
                                   '/api/v1/namespaces/nowhere/configmaps/x: 404 NotFound: namespaces "nowhere" not found')
-    nameless = KubernetesEngine(field_manager="")
-    with pytest.raises(EngineError) as info:
-        nameless.apply(ctx, [Change("argocd_app.media/extra", "create", "new")])
+    with pytest.raises(KubeApiError) as info:  # an apply without a field manager
+        engine.client(ctx).request("PATCH", "/api/v1/namespaces/nowhere/configmaps/x",
+                                   query={"fieldManager": "", "force": "true"}, body=json.loads(extra.read_text()),
+                                   content_type=APPLY_PATCH)
     assert info.value.message.endswith(
         '422 Invalid: PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply '
         "patch")

@@ -2,8 +2,9 @@
 
 The Proxmox provider cannot be downloaded here, so the environment directories are built from the
 built-in `terraform_data` resource (no download). They exercise what the engine does with the
-rendered `tf/<env>/` roots: init -> plan -out -> show -json -> apply -> plan again (no-op) -> edit
--> update / replace, and prove that credentials reach Terraform through the environment only.
+rendered `tf/<env>/` roots: apply (init -> plan -out -> show -json -> apply) -> apply again (plan says
+no changes) -> edit -> update / replace, and prove that credentials reach Terraform through the
+environment only.
 """
 
 from __future__ import annotations
@@ -18,13 +19,10 @@ import pytest
 
 from homelab.engines._process import ProcessRunner
 from homelab.engines.base import Change, EngineContext
-from homelab.engines.terraform import (
-    TERRAFORM_VAULT_PASSWORD,
-    TerraformEngine,
-    map_resource_changes,
-    proxmox_vm_facts,
-    vm_name_of,
-)
+from homelab.engines.terraform import TerraformEngine, declared_variables
+from homelab.engines.terraform.credentials import TERRAFORM_VAULT_PASSWORD, secret_env
+from homelab.engines.terraform.show import map_resource_changes, vm_name_of
+from homelab.engines.terraform.vm_facts import proxmox_vm_facts
 from homelab.errors import EngineError
 from homelab.secrets import MASK, Redactor, Secret
 
@@ -76,13 +74,22 @@ def write_env(root: Path, cores: int = 2, disk: str = "100G") -> Path:
     return env
 
 
+@dataclasses.dataclass(frozen=True)
+class Invocation:
+    argv: tuple[str, ...]
+    env_keys: tuple[str, ...]  # names of the overlay variables (never their values)
+    rc: int
+
+
 class SpyRunner(ProcessRunner):
-    """The real runner; keeps a copy of each plan file as `apply` is about to consume it."""
+    """The real runner; records each invocation and keeps a copy of each plan file as `apply` is about
+    to consume it."""
 
     def __init__(self, keep: Path, **kw):
         super().__init__(**kw)
         self.keep = keep
         self.kept: list[Path] = []
+        self.history: list[Invocation] = []
 
     def run(self, argv, **kw):
         if len(argv) > 1 and argv[1] == "apply":
@@ -90,7 +97,9 @@ class SpyRunner(ProcessRunner):
             dst = self.keep / f"plan{len(self.kept)}.zip"
             shutil.copy(src, dst)
             self.kept.append(dst)
-        return super().run(argv, **kw)
+        result = super().run(argv, **kw)
+        self.history.append(Invocation(tuple(argv), tuple(sorted(kw.get("env") or {})), result.rc))
+        return result
 
 
 @pytest.fixture
@@ -121,8 +130,7 @@ def setup(tmp_path, lab_doc):
     kept = tmp_path / "kept"
     kept.mkdir()
     runner = SpyRunner(kept)
-    engine = TerraformEngine(runner=runner, env={"TF_PLUGIN_CACHE_DIR": str(tmp_path / "plugin-cache")})
-    (tmp_path / "plugin-cache").mkdir()
+    engine = TerraformEngine(runner=runner)
     return engine, ctx, runner, reads, progress
 
 
@@ -147,32 +155,22 @@ def test_full_cycle_with_credentials_through_the_environment_only(setup, tmp_pat
     assert (status.configured, status.reachable) == (True, True), status.reason
     assert [(inv.argv[1:], inv.rc) for inv in runner.history] == [(("init", "-input=false", "-no-color"), 0)]
 
-    # --- plan: both VMs created, mapped to our addresses
-    changes = engine.plan_changes(ctx)
-    assert [(c.address, c.action) for c in changes] == [("proxmox_vm.kube01", "create"),
-                                                       ("proxmox_vm.kube02", "create")]
-    assert "terraform will create terraform_data.kube01 (tf/kubernetes)" == changes[0].reason
-    # a sensitive attribute never reaches our Change data
-    kube02_after = changes[1].after["terraform"]["terraform_data.kube02"]
-    assert kube02_after["input"] == {"cores": 2} and TOKEN not in repr(changes)
-    # only the declared secret variables were read (token_id is not declared in this root)
-    assert sorted(set(reads)) == sorted({("infra/proxmox", "api_token_secret"), TERRAFORM_VAULT_PASSWORD})
-
-    # --- apply
+    # --- apply: terraform's plan of both resources, mapped to our addresses, created
+    changes = [Change("proxmox_vm.kube01", "create", "new VM"), Change("proxmox_vm.kube02", "create", "new VM")]
     results = engine.apply(ctx, changes)
     assert [(r.address, r.ok) for r in results] == [("proxmox_vm.kube01", True), ("proxmox_vm.kube02", True)]
     assert results[0].message == "terraform created proxmox_vm.kube01"
+    # only the declared secret variables were read (token_id is not declared in this root)
+    assert sorted(set(reads)) == sorted({("infra/proxmox", "api_token_secret"), TERRAFORM_VAULT_PASSWORD})
     assert results[0].attrs["env"] == "kubernetes"
     assert results[0].attrs["terraform"]["terraform_data.kube01"]["input"] == {"cores": 2, "memory": 2048}
     assert "token" not in results[1].attrs["terraform"]["terraform_data.kube02"]["input"]
     # the ephemeral password really reached terraform (its provisioner measured it) ...
     assert (env_dir / "pwlen.txt").read_text().strip() == str(len(PASSWORD))
 
-    # --- plan again: nothing to do, every resource a no-op with its reason
-    again = engine.plan_changes(ctx)
-    assert [(c.address, c.action) for c in again] == [("proxmox_vm.kube01", "no-op"),
-                                                     ("proxmox_vm.kube02", "no-op")]
-    assert again[0].reason == "terraform: terraform_data.kube01 is up to date (tf/kubernetes)"
+    # --- apply again: terraform's plan has nothing to do, so nothing is applied
+    again = engine.apply(ctx, [Change("proxmox_vm.kube01", "update", "re-apply")])
+    assert [r.message for r in again] == ["terraform: proxmox_vm.kube01 needed no change in tf/kubernetes"]
     plans = [inv for inv in runner.history if inv.argv[1] == "plan"]
     assert plans[-1].rc == 0 and plans[0].rc == 2  # -detailed-exitcode: 2 changes, 0 none
 
@@ -209,24 +207,17 @@ def test_full_cycle_with_credentials_through_the_environment_only(setup, tmp_pat
     assert facts["proxmox_vm.kube02"]["terraform"]["terraform_data.kube02"]["input"] == {"cores": 2}
     assert TOKEN not in repr(facts)
 
-    # --- an input changes (re-render): update in place, with the attribute named
+    # --- an input changes (re-render): update in place; kube02 is untouched (no pending-changes note)
     write_env(ctx.workdir, cores=4)
-    changed = by_address(engine.plan_changes(ctx))
-    assert changed["proxmox_vm.kube01"].action == "update"
-    assert changed["proxmox_vm.kube01"].reason == (
-        "terraform will update terraform_data.kube01 in place: input, output (tf/kubernetes)")
-    assert changed["proxmox_vm.kube02"].action == "no-op"
-    assert engine.apply(ctx, [changed["proxmox_vm.kube01"]])[0].message == "terraform updated proxmox_vm.kube01"
+    [updated] = engine.apply(ctx, [Change("proxmox_vm.kube01", "update", "cores 2 -> 4")])
+    assert updated.message == "terraform updated proxmox_vm.kube01"
     assert engine.read_facts(ctx, ["proxmox_vm.kube01"])["proxmox_vm.kube01"]["terraform"][
         "terraform_data.kube01"]["input"]["cores"] == 4
 
-    # --- a replace-forcing attribute changes: replace, with the forcing path
+    # --- a replace-forcing attribute changes: replace
     write_env(ctx.workdir, cores=4, disk="200G")
-    replaced = by_address(engine.plan_changes(ctx))["proxmox_vm.kube01"]
-    assert replaced.action == "replace"
-    assert replaced.reason == ("terraform must replace terraform_data.kube01: triggers_replace forces "
-                               "replacement (tf/kubernetes)")
-    assert engine.apply(ctx, [replaced])[0].message == "terraform replaced proxmox_vm.kube01"
+    [replaced] = engine.apply(ctx, [Change("proxmox_vm.kube01", "replace", "disk 100G -> 200G")])
+    assert replaced.message == "terraform replaced proxmox_vm.kube01"
     assert files_containing(ctx.workdir, PASSWORD) == []
 
 
@@ -271,7 +262,7 @@ def test_missing_secret_source_is_a_clear_error(setup):
     engine, ctx, _, _, _ = setup
     ctx = dataclasses.replace(ctx, read_secret=None)
     with pytest.raises(EngineError, match=r"needs the secret infra/proxmox#api_token_secret .*Vault is not available"):
-        engine.plan_changes(ctx)
+        engine.apply(ctx, [Change("proxmox_vm.kube01", "create", "new VM")])
 
 
 def test_status_not_configured_and_binary_missing(setup, reference_doc, tmp_path, monkeypatch):
@@ -316,8 +307,20 @@ def test_mapping_of_every_action_and_module_addresses():
                     "after": {"name": "vault", "memory": 4096}, "after_unknown": {}}},
         {"address": "data.vault_kv_secret_v2.proxmox", "mode": "data", "type": "vault_kv_secret_v2",
          "name": "proxmox", "change": {"actions": ["read"], "before": None, "after": {}}},
+        # terraform_data with a sensitive variable in its input, as terraform 1.11 shows it
+        {"address": "terraform_data.kube02", "mode": "managed", "type": "terraform_data", "name": "kube02",
+         "change": {"actions": ["create"], "before": None,
+                    "after": {"input": {"cores": 2, "token": TOKEN}, "triggers_replace": None},
+                    "after_unknown": {"id": True, "input": {}, "output": True}, "before_sensitive": False,
+                    "after_sensitive": {"input": {"token": True}, "output": {}}}},
     ]}
-    got = by_address(map_resource_changes(show, "lab", ["kube01", "es01", "plex", "vault"]))
+    got = by_address(map_resource_changes(show, "lab", ["kube01", "kube02", "es01", "plex", "vault"]))
+    created = got["proxmox_vm.kube02"]
+    assert created.reason == "terraform will create terraform_data.kube02 (tf/lab)" and created.before is None
+    # a sensitive attribute never reaches our Change data; what is unknown until apply says so
+    assert created.after["terraform"]["terraform_data.kube02"] == {
+        "input": {"cores": 2}, "triggers_replace": None, "id": "(known after apply)", "output": "(known after apply)"}
+    assert TOKEN not in repr(got)
     assert got["proxmox_vm.kube01"].action == "replace"
     assert "disks.0 forces replacement" in got["proxmox_vm.kube01"].reason
     assert got["proxmox_vm.es01"].action == "replace" and "it is tainted" in got["proxmox_vm.es01"].reason
@@ -379,7 +382,6 @@ def test_vault_password_location_matches_the_vault_layer_and_the_renderer():
 def test_secrets_handed_to_the_rendered_reference_roots(lab_doc, tmp_path):
     """The engine passes exactly the secret variables the rendered roots declare (no terraform run:
     init of the real roots would download providers)."""
-    from homelab.engines.terraform import declared_variables
     from homelab.render.terraform import render
 
     for f in render(lab_doc):
@@ -397,7 +399,7 @@ def test_secrets_handed_to_the_rendered_reference_roots(lab_doc, tmp_path):
     ctx = EngineContext(doc=lab_doc, workdir=tmp_path, state_dir=tmp_path, read_secret=read_secret)
     for env in envs:
         assert "vault_password" in declared_variables(tmp_path / "tf" / env)
-        overlay = TerraformEngine()._secret_env(ctx, env)
+        overlay = secret_env(ctx, tmp_path / "tf" / env, env)
         assert overlay == {"TF_VAR_vault_password": "pw-0123456789"}
     assert set(reads) == {TERRAFORM_VAULT_PASSWORD}
     assert ctx.redactor("x pw-0123456789 y") == f"x {MASK} y"

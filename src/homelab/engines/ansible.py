@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,10 +57,6 @@ class PlaybookResult:
     def succeeded(self) -> bool:
         return self.status == "successful" and self.rc == 0
 
-    @property
-    def total_changed(self) -> int:
-        return sum(self.changed.values())
-
 
 def _message(res: dict) -> str:
     for key in ("msg", "stderr", "module_stderr", "stdout"):
@@ -69,33 +66,18 @@ def _message(res: dict) -> str:
     return "failed"
 
 
-def run_playbook(
-    project_dir: Path,
-    playbook: str,
-    *,
-    inventory: Path | None = None,
-    limit: str | None = None,
-    extravars: dict | None = None,
-    envvars: dict | None = None,
-    private_key: str | None = None,
-    progress=None,
-    redactor=None,
-    timeout: int | None = None,
-    artifacts_dir: Path | None = None,
-    check: bool = False,
-) -> PlaybookResult:
-    """Run one playbook of the rendered `ansible/` directory and summarise it."""
+def _ansible_runner():
+    """The ansible_runner module, once ansible-playbook is known to be installed (on PATH or beside Python)."""
     try:
         import ansible_runner
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise EngineError("ansible-runner is not installed", "pip install ansible-runner ansible-core") from exc
-    if shutil.which("ansible-playbook") is None and not (Path(os.sys.executable).parent / "ansible-playbook").exists():
+    if shutil.which("ansible-playbook") is None and not (Path(sys.executable).parent / "ansible-playbook").exists():
         raise EngineError("ansible-playbook is not installed", "pip install ansible-core")
+    return ansible_runner
 
-    redact = redactor or (lambda text: text)
-    say = progress or (lambda message: None)
-    project_dir = Path(project_dir).resolve()
-    private_data_dir = Path(tempfile.mkdtemp(prefix="homelab-ansible-", dir=artifacts_dir))
+
+def _environment(project_dir: Path, private_data_dir: Path, private_key: str | None, envvars: dict | None) -> dict:
     env = {
         "ANSIBLE_CONFIG": str(project_dir / "ansible.cfg"),
         "ANSIBLE_HOST_KEY_CHECKING": "False",
@@ -109,56 +91,78 @@ def run_playbook(
     if private_key:
         env["ANSIBLE_PRIVATE_KEY_FILE"] = str(private_key)
     env.update(envvars or {})
-    bindir = str(Path(os.sys.executable).parent)
-    env["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    # the ansible-playbook of this Python environment first
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    return env
 
-    failures: list[TaskFailure] = []
-    lines: list[str] = []
 
-    def on_event(event: dict) -> bool:
+class _Events:
+    """ansible-runner's event handler: task starts go to progress, failed (not ignored) and unreachable hosts
+    are collected, and the last lines of output are kept; everything redacted."""
+
+    def __init__(self, playbook: str, say, redact):
+        self.stem = Path(playbook).stem
+        self.say = say
+        self.redact = redact
+        self.failures: list[TaskFailure] = []
+        self.lines: list[str] = []
+
+    def __call__(self, event: dict) -> bool:
         data = event.get("event_data", {})
         kind = event.get("event")
         host = data.get("host", "")
         task = data.get("task", "")
         if kind == "playbook_on_task_start":
-            say(f"[{Path(playbook).stem}] {task}")
+            self.say(f"[{self.stem}] {task}")
         elif kind == "runner_on_failed" and not data.get("ignore_errors"):
-            failures.append(TaskFailure(host, task, redact(_message(data.get("res", {})))))
+            self.failures.append(TaskFailure(host, task, self.redact(_message(data.get("res", {})))))
         elif kind == "runner_on_unreachable":
-            failures.append(TaskFailure(host, task, redact(_message(data.get("res", {}))), unreachable=True))
+            self.failures.append(TaskFailure(host, task, self.redact(_message(data.get("res", {}))), unreachable=True))
         stdout = event.get("stdout")
         if stdout:
-            lines.extend(redact(stdout).splitlines())
-            del lines[:-60]
-        return True
+            self.lines.extend(self.redact(stdout).splitlines())
+            del self.lines[:-60]
+        return True  # keep the event (ansible-runner's contract)
 
-    cmdline = "--check --diff" if check else None
-    kwargs = dict(
-        private_data_dir=str(private_data_dir),
-        project_dir=str(project_dir),
-        playbook=playbook,
-        inventory=str(inventory or project_dir / "inventory.yml"),
-        envvars=env,
-        extravars=extravars or {},
-        limit=limit,
-        quiet=True,
-        suppress_env_files=True,
-        event_handler=on_event,
-        timeout=timeout,
-    )
-    if cmdline:
-        kwargs["cmdline"] = cmdline
+
+def run_playbook(
+    project_dir: Path,
+    playbook: str,
+    *,
+    limit: str | None = None,
+    extravars: dict | None = None,
+    envvars: dict | None = None,
+    private_key: str | None = None,
+    progress=None,
+    redactor=None,
+) -> PlaybookResult:
+    """Run one playbook of the rendered `ansible/` directory and summarise it. `envvars` are laid over the
+    run's ANSIBLE_* settings (the sandbox tests use it for a known_hosts file of their own)."""
+    ansible_runner = _ansible_runner()
+    events = _Events(playbook, progress or (lambda message: None), redactor or (lambda text: text))
+    project_dir = Path(project_dir).resolve()
+    private_data_dir = Path(tempfile.mkdtemp(prefix="homelab-ansible-"))
     try:
-        runner = ansible_runner.run(**kwargs)
+        runner = ansible_runner.run(
+            private_data_dir=str(private_data_dir),
+            project_dir=str(project_dir),
+            playbook=playbook,
+            inventory=str(project_dir / "inventory.yml"),
+            envvars=_environment(project_dir, private_data_dir, private_key, envvars),
+            extravars=extravars or {},
+            limit=limit,
+            quiet=True,
+            suppress_env_files=True,
+            event_handler=events,
+        )
         stats = runner.stats or {}
-        result = PlaybookResult(
+        return PlaybookResult(
             playbook=playbook, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
             changed=dict(stats.get("changed", {})), ok=dict(stats.get("ok", {})),
-            failures=failures, tail="\n".join(lines[-30:]),
+            failures=events.failures, tail="\n".join(events.lines[-30:]),
         )
     finally:
         shutil.rmtree(private_data_dir, ignore_errors=True)
-    return result
 
 
 def playbook_for(address: str) -> str | None:
@@ -206,7 +210,7 @@ class AnsibleEngine(Engine):
                 Path(ctx.workdir) / "ansible", playbook, limit=",".join(hosts),
                 extravars=dict(ctx.options.get("ansible_extravars") or {}),
                 private_key=os.path.expanduser(access.ssh_private_key) if access.ssh_private_key else None,
-                progress=ctx.progress, redactor=ctx.redactor, artifacts_dir=None,
+                progress=ctx.progress, redactor=ctx.redactor,
             )
             if not result.succeeded:
                 detail = "; ".join(str(f) for f in result.failures[:5]) or f"{playbook} ended {result.status}"

@@ -91,6 +91,7 @@ def test_engine_apply_raises_with_failing_host_and_task(project, sandbox3):
         workdir = project.parent
         progress = staticmethod(lambda m: None)
         redactor = staticmethod(lambda t: t)
+        options: dict = {}
 
         class doc:  # noqa: N801 - minimal stand-in for a LabDocument
             class lab:  # noqa: N801

@@ -187,17 +187,39 @@ def parse_yaml(text: str, name: str):
 def to_plain(tree, name: str) -> tuple[Any, SourceMap]:
     """Convert the node tree to plain dict/list/scalars, recording positions; report every duplicate
     key and odd key; enforce the size and depth limits (alias bombs, recursive aliases)."""
-    import yaml
+    conv = _Converter(name)
+    try:
+        data = conv.walk(tree, (), 0)
+    except _Abort as abort:
+        raise LoadError([abort.diagnostic]) from None
+    except RecursionError:
+        raise LoadError([_diag("yaml-too-deep", "the YAML nests too deeply", name, 1, 1)]) from None
+    if conv.problems:
+        raise LoadError(conv.problems)
+    return data, conv.smap
 
-    smap = SourceMap(name)
-    budget = [MAX_NODES]
-    problems: list[Diagnostic] = []
-    constructor = yaml.constructor.SafeConstructor()
 
-    def pos(node):
-        return (node.start_mark.line + 1, node.start_mark.column + 1)
+def _pos(node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
 
-    def scalar(node):
+
+class _Converter:
+    """One conversion: the source map being filled, the problems found, the node budget left."""
+
+    def __init__(self, name: str):
+        import yaml
+
+        self.yaml = yaml
+        self.name = name
+        self.smap = SourceMap(name)
+        self.budget = MAX_NODES
+        self.problems: list[Diagnostic] = []
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def problem(self, message: str, node, hint: str, path=()) -> None:
+        self.problems.append(_diag("wrong-type", message, self.name, *_pos(node), hint, path))
+
+    def scalar(self, node):
         tag = node.tag
         if tag == _PLAIN:
             return _resolve_plain(node.value)
@@ -205,95 +227,88 @@ def to_plain(tree, name: str) -> tuple[Any, SourceMap]:
             return node.value
         if tag in (_STD + "int", _STD + "float", _STD + "bool", _STD + "null"):
             try:
-                return constructor.construct_object(node, deep=True)
-            except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+                return self.constructor.construct_object(node, deep=True)
+            except (self.yaml.YAMLError, ValueError, TypeError, OverflowError):
                 return _Foreign(node.value, tag.rsplit(":", 1)[-1])
         return _Foreign(node.value, tag.rsplit(":", 1)[-1] if tag.startswith(_STD) else tag)
 
-    def key_of(knode, path):
-        if isinstance(knode, yaml.ScalarNode):
-            value = scalar(knode)
+    def key_of(self, knode, path):
+        if isinstance(knode, self.yaml.ScalarNode):
+            value = self.scalar(knode)
             if isinstance(value, str) and not isinstance(value, _Foreign):
                 return value
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return knode.value
             shown = knode.value or "null"
         else:
-            shown = "a " + ("mapping" if isinstance(knode, yaml.MappingNode) else "list")
-        line, col = pos(knode)
-        problems.append(_diag("wrong-type", f"mapping key {shown[:40]!r} is not a plain name", name, line, col,
-                              "keys are plain words like `name:`", path))
+            shown = "a " + ("mapping" if isinstance(knode, self.yaml.MappingNode) else "list")
+        self.problem(f"mapping key {shown[:40]!r} is not a plain name", knode, "keys are plain words like `name:`",
+                     path)
         return None
 
-    def walk(node, path, depth):
-        budget[0] -= 1
-        if budget[0] < 0:
+    def walk(self, node, path, depth):
+        self.budget -= 1
+        if self.budget < 0:
             raise _Abort(_diag("yaml-alias-bomb",
                                f"the document expands to more than {MAX_NODES} values (aliases repeated too often)",
-                               name, node.start_mark.line + 1, 1,
+                               self.name, node.start_mark.line + 1, 1,
                                "remove the anchors/aliases (&x / *x) that repeat large structures"))
         if depth > MAX_DEPTH:
-            raise _Abort(_diag("yaml-too-deep", f"the YAML nests more than {MAX_DEPTH} levels deep", name,
+            raise _Abort(_diag("yaml-too-deep", f"the YAML nests more than {MAX_DEPTH} levels deep", self.name,
                                node.start_mark.line + 1, 1, "a lab file is at most a few levels deep"))
-        if isinstance(node, yaml.MappingNode):
-            if node.tag not in (_STD + "map",):
-                problems.append(_diag("wrong-type", f"a {node.tag} mapping is not allowed here", name, *pos(node),
-                                      "remove the tag", path))
-            out: dict = {}
-            seen: dict[str, yaml.Node] = {}
-            merges = []
-            for knode, vnode in node.value:
-                if isinstance(knode, yaml.ScalarNode) and knode.tag in (_PLAIN, _STD + "merge") and knode.value == "<<":
-                    merges.append(vnode)
-                    continue
-                key = key_of(knode, path)
-                if key is None:
-                    continue
-                if key in seen:
-                    first = seen[key].start_mark.line + 1
-                    problems.append(_diag("yaml-duplicate-key", f'duplicate key "{key}" (first at line {first})',
-                                          name, *pos(knode),
-                                          "each key may appear once in a mapping; merge the two entries",
-                                          path + (key,)))
-                    continue
-                seen[key] = knode
-                smap.record(path + (key,), pos(knode), pos(vnode))
-                out[key] = walk(vnode, path + (key,), depth + 1)
-            for merge in merges:  # YAML merge keys: explicit keys win
-                sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
-                for src in sources:
-                    if not isinstance(src, yaml.MappingNode):
-                        problems.append(_diag("wrong-type", "a merge key (<<) must refer to a mapping", name,
-                                              *pos(src), "use `<<: *anchor` with a mapping anchor", path))
-                        continue
-                    for knode, vnode in src.value:
-                        key = key_of(knode, path)
-                        if key is None or key in out:
-                            continue
-                        smap.record(path + (key,), pos(knode), pos(vnode))
-                        out[key] = walk(vnode, path + (key,), depth + 1)
-            return out
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, self.yaml.MappingNode):
+            return self.mapping(node, path, depth)
+        if isinstance(node, self.yaml.SequenceNode):
             if node.tag != _STD + "seq":
-                problems.append(_diag("wrong-type", f"a {node.tag} list is not allowed here", name, *pos(node),
-                                      "remove the tag", path))
+                self.problem(f"a {node.tag} list is not allowed here", node, "remove the tag", path)
             out_list = []
             for i, item in enumerate(node.value):
-                p = pos(item)
-                smap.record(path + (i,), p, p)
-                out_list.append(walk(item, path + (i,), depth + 1))
+                p = _pos(item)
+                self.smap.record(path + (i,), p, p)
+                out_list.append(self.walk(item, path + (i,), depth + 1))
             return out_list
-        return scalar(node)
+        return self.scalar(node)
 
-    try:
-        data = walk(tree, (), 0)
-    except _Abort as abort:
-        raise LoadError([abort.diagnostic]) from None
-    except RecursionError:
-        raise LoadError([_diag("yaml-too-deep", "the YAML nests too deeply", name, 1, 1)]) from None
-    if problems:
-        raise LoadError(problems)
-    return data, smap
+    def mapping(self, node, path, depth) -> dict:
+        if node.tag not in (_STD + "map",):
+            self.problem(f"a {node.tag} mapping is not allowed here", node, "remove the tag", path)
+        out: dict = {}
+        seen: dict[str, Any] = {}
+        merges = []
+        for knode, vnode in node.value:
+            if isinstance(knode, self.yaml.ScalarNode) and knode.tag in (_PLAIN, _STD + "merge") and knode.value == "<<":
+                merges.append(vnode)
+                continue
+            key = self.key_of(knode, path)
+            if key is None:
+                continue
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                self.problems.append(_diag("yaml-duplicate-key", f'duplicate key "{key}" (first at line {first})',
+                                           self.name, *_pos(knode),
+                                           "each key may appear once in a mapping; merge the two entries",
+                                           path + (key,)))
+                continue
+            seen[key] = knode
+            self.smap.record(path + (key,), _pos(knode), _pos(vnode))
+            out[key] = self.walk(vnode, path + (key,), depth + 1)
+        for merge in merges:  # YAML merge keys: explicit keys win
+            self.merge_into(out, merge, path, depth)
+        return out
+
+    def merge_into(self, out: dict, merge, path, depth) -> None:
+        sources = merge.value if isinstance(merge, self.yaml.SequenceNode) else [merge]
+        for src in sources:
+            if not isinstance(src, self.yaml.MappingNode):
+                self.problem("a merge key (<<) must refer to a mapping", src, "use `<<: *anchor` with a mapping anchor",
+                             path)
+                continue
+            for knode, vnode in src.value:
+                key = self.key_of(knode, path)
+                if key is None or key in out:
+                    continue
+                self.smap.record(path + (key,), _pos(knode), _pos(vnode))
+                out[key] = self.walk(vnode, path + (key,), depth + 1)
 
 
 class _Abort(Exception):

@@ -108,11 +108,8 @@ def _pool_candidates(lab: Lab):
         addr += 1
 
 
-def resolve(lab: Lab) -> Inventory:
-    roles = effective_roles(lab)
-    default_role = Role(cores=2, memory="2GiB", disk="32GiB")
-
-    # --- addresses: pinned first, then allocate in name order
+def _allocate_ips(lab: Lab) -> dict[str, tuple[str | None, bool]]:
+    """Pinned addresses first, then allocate in name order: name -> (ip, allocated)."""
     taken_ips = reserved_addresses(lab) | {vm.ip for vm in lab.vms if vm.ip}
     ips: dict[str, tuple[str | None, bool]] = {}
     candidates = None
@@ -126,8 +123,10 @@ def resolve(lab: Lab) -> Inventory:
         if ip:
             taken_ips.add(ip)
         ips.setdefault(vm.name, (ip, True))
+    return ips
 
-    # --- VMIDs
+
+def _allocate_vmids(lab: Lab) -> dict[str, tuple[int | None, bool]]:
     lo, hi = lab.proxmox.vmid_range
     taken_ids = {vm.vmid for vm in lab.vms if vm.vmid is not None}
     vmids: dict[str, tuple[int | None, bool]] = {}
@@ -144,13 +143,11 @@ def resolve(lab: Lab) -> Inventory:
             next_id += 1
         else:
             vmids.setdefault(vm.name, (None, True))
+    return vmids
 
-    # --- resources
-    def resources(vm):
-        role = roles.get(vm.role, default_role)
-        return (vm.cores or role.cores, vm.memory or role.memory, vm.disk or role.disk)
 
-    # --- placement: pinned first; then name order, spreading HA groups, then least memory committed
+def _place(lab: Lab, memory_of) -> dict[str, tuple[str | None, bool]]:
+    """Pinned first; then name order, spreading HA groups, then least memory committed."""
     node_names = sorted(n.name for n in lab.proxmox.nodes)
     capacity = {n.name: n.memory for n in lab.proxmox.nodes}
     committed = dict.fromkeys(node_names, 0)
@@ -160,7 +157,7 @@ def resolve(lab: Lab) -> Inventory:
         if vm.node:
             placement.setdefault(vm.name, (vm.node, False))
             if vm.node in committed:
-                committed[vm.node] += resources(vm)[1]
+                committed[vm.node] += memory_of(vm)
                 group = spread_group(lab, vm.name)
                 if group:
                     counts = group_nodes.setdefault(group, {})
@@ -170,13 +167,25 @@ def resolve(lab: Lab) -> Inventory:
             continue
         group = spread_group(lab, vm.name)
         counts = group_nodes.setdefault(group, {}) if group else {}
-        mem = resources(vm)[1]
+        mem = memory_of(vm)
         best = min(node_names, key=lambda n: (counts.get(n, 0), (committed[n] + mem) / max(capacity[n], 1), n))
         committed[best] += mem
         if group:
             counts[best] = counts.get(best, 0) + 1
         placement[vm.name] = (best, True)
+    return placement
 
+
+def resolve(lab: Lab) -> Inventory:
+    roles = effective_roles(lab)
+    default_role = Role(cores=2, memory="2GiB", disk="32GiB")
+
+    def resources(vm):
+        role = roles.get(vm.role, default_role)
+        return (vm.cores or role.cores, vm.memory or role.memory, vm.disk or role.disk)
+
+    ips, vmids = _allocate_ips(lab), _allocate_vmids(lab)
+    placement = _place(lab, lambda vm: resources(vm)[1])
     inv = Inventory(roles=roles)
     for index, vm in enumerate(lab.vms):
         cores, memory, disk = resources(vm)

@@ -100,7 +100,9 @@ def default_kubeconfig(doc) -> Path:
     return Path("~/.kube").expanduser() / f"{doc.lab.name}.yaml"
 
 
-TARGETS = ("k3s_server.*", "k3s_agent.*")
+def cluster_targets(doc) -> list[str]:
+    k3s = require_k3s(doc)
+    return ["k3s_server.*"] + (["k3s_agent.*"] if k3s.agents else [])
 
 
 def run_targeted(session, targets, command: str) -> ClusterRun:
@@ -128,7 +130,7 @@ def bootstrap(doc, session, *, kubeconfig: Path | None = None) -> ClusterRun:
     `session` must be opened with `bootstrap_options(...)`."""
     require_ssh(doc, "cluster bootstrap")
     steps = bootstrap_plan(doc)
-    run = run_targeted(session, TARGETS, "cluster bootstrap")
+    run = run_targeted(session, cluster_targets(doc), "cluster bootstrap")
     run.steps = steps
     dest = kubeconfig_dest(doc, kubeconfig)
     if dest.exists():

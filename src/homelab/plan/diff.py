@@ -79,85 +79,64 @@ def _changed(before: dict, after: dict, keys) -> list[str]:
     return sorted(k for k in keys if before.get(k) != after.get(k))
 
 
-def diff(desired: dict[str, Resource], state: dict, facts: dict[str, dict], layers: dict[str, LayerStatus],
-         lab_file: str = "homelab.yaml", authoritative: set[str] | None = None) -> list[PlannedChange]:
-    """`state`: address → StoredResource (or any object with .attrs, .layer, .engine, .depends_on, .serial).
-    `facts`: address → live attrs, for resources of layers whose status source is "facts".
-    `authoritative`: addresses whose absence from `facts` means "not live" (default: every address of a
-    layer planned from facts)."""
-    changes: dict[str, PlannedChange] = {}
+def _from_facts(res: Resource, live: dict | None, prior) -> tuple[str, str, dict | None]:
+    """(action, reason, before) of a resource whose live facts were read."""
+    after = res.attrs
+    if live is None:
+        reason = ("in state but not found on the live system (deleted outside homelab?)" if prior
+                  else "not found on the live system")
+        return "create", reason, None
+    keys = [k for k in after if k in live]
+    diffs = _changed(live, after, keys)
+    forced = [k for k in diffs if k in res.immutable]
+    shrunk = [k for k in diffs if k in res.no_shrink and _lt(after.get(k), live.get(k))]
+    before = {k: live[k] for k in keys}
+    if forced or shrunk:
+        reason = "; ".join([f"drift: {k} is {_fmt(live[k])} live, {_fmt(after[k])} desired, "
+                            "which forces replacement" for k in forced] +
+                           [f"{k}: {_fmt(live[k])} → {_fmt(after[k])} cannot shrink in place"
+                            for k in shrunk if k not in forced])
+        action = "replace"
+    elif diffs:
+        action = "update"
+        reason = "; ".join(f"drift: {k} is {_fmt(live[k])} live, {_fmt(after[k])} desired" for k in diffs)
+    elif prior is None:  # e.g. an apply killed after the engine finished, before it was recorded
+        action, reason = "update", "exists on the live system but not in state; apply records it"
+    else:
+        action, reason = "no-op", "matches the live system"
+    argo = argocd_status(live) if res.addr.type == "argocd_app" else None
+    if argo is not None:
+        before.update({k: live[k] for k in ARGOCD_KEYS if k in live})
+        needs_update, said = argo
+        if action == "no-op":
+            action, reason = ("update" if needs_update else "no-op"), said
+        else:  # drift or not in state already: keep that reason, add ArgoCD's view
+            reason = f"{reason}; {said}"
+    return action, reason, before
 
-    for addr, res in desired.items():
-        prior = state.get(addr)
-        layer = layers.get(res.layer)
-        from_facts = bool(layer and layer.source == "facts") and (
-            authoritative is None or addr in authoritative or addr in facts)
-        after = res.attrs
-        if from_facts:
-            live = facts.get(addr)
-            if live is None:
-                reason = ("in state but not found on the live system (deleted outside homelab?)" if prior
-                          else "not found on the live system")
-                action = "create"
-                before = None
-            else:
-                keys = [k for k in after if k in live]
-                diffs = _changed(live, after, keys)
-                forced = [k for k in diffs if k in res.immutable]
-                shrunk = [k for k in diffs if k in res.no_shrink and _lt(after.get(k), live.get(k))]
-                before = {k: live[k] for k in keys}
-                if forced or shrunk:
-                    action = "replace"
-                    reason = "; ".join([f"drift: {k} is {_fmt(live[k])} live, {_fmt(after[k])} desired, "
-                                        "which forces replacement" for k in forced] +
-                                       [f"{k}: {_fmt(live[k])} → {_fmt(after[k])} cannot shrink in place"
-                                        for k in shrunk if k not in forced])
-                elif diffs:
-                    action = "update"
-                    reason = "; ".join(f"drift: {k} is {_fmt(live[k])} live, {_fmt(after[k])} desired"
-                                       for k in diffs)
-                elif prior is None:  # e.g. an apply killed after the engine finished, before it was recorded
-                    action, reason = "update", "exists on the live system but not in state; apply records it"
-                else:
-                    action, reason = "no-op", "matches the live system"
-                argo = argocd_status(live) if res.addr.type == "argocd_app" else None
-                if argo is not None:
-                    before.update({k: live[k] for k in ARGOCD_KEYS if k in live})
-                    needs_update, said = argo
-                    if action == "no-op":
-                        action, reason = ("update" if needs_update else "no-op"), said
-                    else:  # drift or not in state already: keep that reason, add ArgoCD's view
-                        reason = f"{reason}; {said}"
-        elif prior is None:
-            action, reason, before = "create", "not in state", None
-        else:
-            before = prior.attrs
-            diffs = _changed(before, after, set(before) | set(after))
-            forced = [k for k in diffs if k in res.immutable]
-            shrunk = [k for k in diffs if k in res.no_shrink and _lt(after.get(k), before.get(k))]
-            if forced or shrunk:
-                action = "replace"
-                reason = "; ".join([f"{k}: {_fmt(before.get(k))} → {_fmt(after.get(k))} forces replacement"
-                                    for k in forced] +
-                                   [f"{k}: {_fmt(before.get(k))} → {_fmt(after.get(k))} cannot shrink in place"
-                                    for k in shrunk if k not in forced])
-            elif diffs:
-                action = "update"
-                reason = "; ".join(f"{k}: {_fmt(before.get(k))} → {_fmt(after.get(k))}" for k in diffs)
-            else:
-                action, reason = "no-op", f"unchanged since it was applied (serial {prior.serial})"
 
-        # a new machine under it: what ran on the old one is gone too
-        if action in ("no-op", "update") and (prior is not None or from_facts):
-            rebuilt = [p for p in res.rebuild_with if p in changes and changes[p].action in ("create", "replace")]
-            if rebuilt:
-                action = "replace"
-                verb = "replaced" if changes[rebuilt[0]].action == "replace" else "created"
-                reason = f"{rebuilt[0]} is {verb}: a new machine"
+def _from_state(res: Resource, prior) -> tuple[str, str, dict | None]:
+    """(action, reason, before) of a resource planned from state only."""
+    after = res.attrs
+    if prior is None:
+        return "create", "not in state", None
+    before = prior.attrs
+    diffs = _changed(before, after, set(before) | set(after))
+    forced = [k for k in diffs if k in res.immutable]
+    shrunk = [k for k in diffs if k in res.no_shrink and _lt(after.get(k), before.get(k))]
+    if forced or shrunk:
+        reason = "; ".join([f"{k}: {_fmt(before.get(k))} → {_fmt(after.get(k))} forces replacement"
+                            for k in forced] +
+                           [f"{k}: {_fmt(before.get(k))} → {_fmt(after.get(k))} cannot shrink in place"
+                            for k in shrunk if k not in forced])
+        return "replace", reason, before
+    if diffs:
+        return "update", "; ".join(f"{k}: {_fmt(before.get(k))} → {_fmt(after.get(k))}" for k in diffs), before
+    return "no-op", f"unchanged since it was applied (serial {prior.serial})", before
 
-        changes[addr] = PlannedChange(addr, res.layer, res.engine, action, reason,
-                                      before=before, after=after, depends_on=res.depends_on)
 
+def _deletes(desired, state, facts, layers, lab_file, authoritative) -> list[PlannedChange]:
+    out = []
     for addr in sorted(set(state) - set(desired)):
         prior = state[addr]
         try:
@@ -169,9 +148,37 @@ def diff(desired: dict[str, Resource], state: dict, facts: dict[str, dict], laye
         reason = f"no longer in {lab_file}"
         if layer and layer.source == "facts" and addr not in facts and (authoritative is None or addr in authoritative):
             reason += " (already gone from the live system)"
-        changes[addr] = PlannedChange(addr, layer_name, engine, "delete", reason, before=prior.attrs, after=None,
-                                      depends_on=tuple(prior.depends_on))
-    return list(changes.values())
+        out.append(PlannedChange(addr, layer_name, engine, "delete", reason, before=prior.attrs, after=None,
+                                 depends_on=tuple(prior.depends_on)))
+    return out
+
+
+def diff(desired: dict[str, Resource], state: dict, facts: dict[str, dict], layers: dict[str, LayerStatus],
+         lab_file: str = "homelab.yaml", authoritative: set[str] | None = None) -> list[PlannedChange]:
+    """`state`: address → StoredResource (or any object with .attrs, .layer, .engine, .depends_on, .serial).
+    `facts`: address → live attrs, for resources of layers whose status source is "facts".
+    `authoritative`: addresses whose absence from `facts` means "not live" (default: every address of a
+    layer planned from facts)."""
+    changes: dict[str, PlannedChange] = {}
+    for addr, res in desired.items():
+        prior = state.get(addr)
+        layer = layers.get(res.layer)
+        from_facts = bool(layer and layer.source == "facts") and (
+            authoritative is None or addr in authoritative or addr in facts)
+        if from_facts:
+            action, reason, before = _from_facts(res, facts.get(addr), prior)
+        else:
+            action, reason, before = _from_state(res, prior)
+        # a new machine under it: what ran on the old one is gone too
+        if action in ("no-op", "update") and (prior is not None or from_facts):
+            rebuilt = [p for p in res.rebuild_with if p in changes and changes[p].action in ("create", "replace")]
+            if rebuilt:
+                action = "replace"
+                verb = "replaced" if changes[rebuilt[0]].action == "replace" else "created"
+                reason = f"{rebuilt[0]} is {verb}: a new machine"
+        changes[addr] = PlannedChange(addr, res.layer, res.engine, action, reason,
+                                      before=before, after=res.attrs, depends_on=res.depends_on)
+    return list(changes.values()) + _deletes(desired, state, facts, layers, lab_file, authoritative)
 
 
 def _lt(a, b) -> bool:

@@ -27,11 +27,11 @@ from pathlib import Path
 
 from homelab.engines.base import EngineContext
 from homelab.errors import EngineError
+from homelab.lab.vault_access import PASSWORD_FIELD, automation_path
 
 # The generated password of the `terraform` Vault userpass account (the user the rendered vault provider
-# logs in as, render/terraform.py VAULT_USER): KV path/field as ops/vault_configure.py stores it
-# (`automation_path(user)`, PASSWORD_FIELD); a test keeps the two in step.
-TERRAFORM_VAULT_PASSWORD = ("automation/terraform", "password")
+# logs in as, render/terraform.py VAULT_USER): where the Vault engine keeps every user's password.
+TERRAFORM_VAULT_PASSWORD = (automation_path("terraform"), PASSWORD_FIELD)
 
 _VARIABLE_RE = re.compile(r'^\s*variable\s+"([A-Za-z_][A-Za-z0-9_-]*)"', re.MULTILINE)
 

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 LAB    := examples/reference/homelab.yaml
 OUT    := build/reference
 
-.PHONY: run test deps system-deps bench lint clean
+.PHONY: run test test-fast deps system-deps bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: deps
 
 test: deps system-deps
 	$(BIN)/python -m pytest -q
+
+# The inner loop: no real validators or engines, no root-only test hosts, on every core.
+test-fast: deps
+	$(BIN)/python -m pytest -q -m "not validators and not root" -n auto
 
 bench: deps
 	$(BIN)/python bench/run.py

@@ -10,6 +10,7 @@ no function over 80.
 from __future__ import annotations
 
 import ast
+import functools
 import shutil
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src" / "homelab"
 
 RANK = {
-    "errors": 0, "diagnostics": 0, "secrets": 0,
+    "errors": 0, "diagnostics": 0, "secrets": 0, "processes": 0,
     "lab": 1,
     "checks": 2,
     "render": 3,
@@ -122,6 +123,11 @@ def package_parents(module: str) -> set[str]:
     return {".".join(parts[:i]) for i in range(1, len(parts))}
 
 
+@functools.lru_cache(maxsize=1)
+def src_graph():
+    return graph(SRC)
+
+
 def real_circles(edges) -> list[list[str]]:
     """Circles, ignoring the edge from a package's face (`__init__` re-exporting its submodules) back to
     the package: importing `pkg.sub` runs `pkg/__init__` first, which Python handles (partial init)."""
@@ -177,8 +183,25 @@ def test_no_file_over_500_lines_and_no_function_over_80():
 @pytest.mark.parametrize("module", ["homelab.cli." + p.stem for p in sorted((SRC / "cli").glob("*.py"))
                                     if not p.stem.startswith("_") and p.stem not in ("main", "options")])
 def test_no_command_module_imports_another(module):
-    files, edges, _ = graph(SRC)
+    files, edges, _ = src_graph()
     others = {m for m in edges[module] if m.startswith("homelab.cli.")
               and not m.rsplit(".", 1)[1].startswith("_") and m != "homelab.cli.options"}
     assert others == set(), f"{module} imports the command modules {sorted(others)}: move what they share " \
                             "to cli/options.py, cli/_run.py or a library module"
+
+
+def test_stages_are_reached_by_from_imports_so_the_api_names_stay_functions():
+    """`homelab.render/plan/apply` are the public functions (homelab/__init__.py); a plain
+    `import homelab.render` would be read as the function, so src never imports a stage that way."""
+    bad = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import) and any(a.name.startswith("homelab.") for a in node.names):
+                bad.append(f"{path.relative_to(SRC.parent)}:{node.lineno}")
+    assert bad == []
+    import homelab
+    import homelab.apply.session  # noqa: F401 - importing the stage packages ...
+    import homelab.plan.planner  # noqa: F401
+    import homelab.render.output  # noqa: F401
+
+    assert all(callable(getattr(homelab, name)) for name in ("load", "check", "render", "plan", "apply", "up"))

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "plan"))
 
 from fake_engine import fake_engines, lookup  # noqa: E402
 
+from homelab.apply import session as apply_session  # noqa: E402
 from homelab.cli.main import main  # noqa: E402
 from homelab.plan.model import Plan  # noqa: E402
 
@@ -26,7 +27,7 @@ def lab(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HOMELAB_STATE_DIR", raising=False)
     engines = fake_engines()
-    monkeypatch.setattr("homelab.apply.session.default_engines", lambda: lookup(engines))
+    monkeypatch.setattr(apply_session, "default_engines", lambda: lookup(engines))
     return tmp_path, engines
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
-import homelab.render
+import homelab.render  # noqa: F401 - the package, reached through sys.modules
 from homelab.cli.main import main
 from homelab.render.output import MANIFEST
 
@@ -24,7 +25,7 @@ OLD = 1_000_000_000
 
 @pytest.fixture(autouse=True)
 def terraform_only(monkeypatch):
-    monkeypatch.setattr(homelab.render, "RENDERERS", ("terraform",))
+    monkeypatch.setattr(sys.modules["homelab.render"], "RENDERERS", ("terraform",))
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "plan"))
 
-from fake_engine import fake_engines, lookup  # noqa: E402
+from fake_engine import RecordingEngine, fake_engines, lookup  # noqa: E402
 
+from homelab.apply import session as apply_session  # noqa: E402
 from homelab.cli.main import main  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parent.parent / "examples" / "reference" / "homelab.yaml"
@@ -32,16 +33,31 @@ def run(argv) -> int:
     return ex.value.code
 
 
+@pytest.fixture(scope="session")
+def applied_template(tmp_path_factory):
+    """The reference lab fully applied once (through our apply, with fake engines): lab file + state."""
+    base = tmp_path_factory.mktemp("applied")
+    shutil.copy(REFERENCE, base / "homelab.yaml")
+    engines = fake_engines()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(base)
+        mp.delenv("HOMELAB_STATE_DIR", raising=False)
+        mp.setattr(apply_session, "default_engines", lambda: lookup(engines))
+        assert run(["apply", "-y"]) == 0
+    return base, engines
+
+
 @pytest.fixture
-def applied_lab(tmp_path, monkeypatch):
-    """The reference lab in a temp dir, fully applied (through our apply, with fake engines)."""
-    shutil.copy(REFERENCE, tmp_path / "homelab.yaml")
+def applied_lab(applied_template, tmp_path, monkeypatch):
+    """A private copy of the applied reference lab (lab file and state), with its engines' live view."""
+    base, engines = applied_template
+    shutil.copy(base / "homelab.yaml", tmp_path / "homelab.yaml")
+    shutil.copytree(base / ".homelab", tmp_path / ".homelab")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HOMELAB_STATE_DIR", raising=False)
-    engines = fake_engines()
-    monkeypatch.setattr("homelab.apply.session.default_engines", lambda: lookup(engines))
-    assert run(["apply", "-y"]) == 0
-    return tmp_path, engines
+    copy = {name: RecordingEngine(name, live=dict(e.live)) for name, e in engines.items()}
+    monkeypatch.setattr(apply_session, "default_engines", lambda: lookup(copy))
+    return tmp_path, copy
 
 
 def actionable(out: str) -> dict[str, tuple[str, str]]:
@@ -108,7 +124,7 @@ def test_an_edit_that_would_not_check_clean_is_not_written(tmp_path, monkeypatch
     text = REFERENCE.read_text().replace("servers: [kube01, kube02, kube03]", "servers: [kube01]")
     (tmp_path / "homelab.yaml").write_text(text)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("homelab.apply.session.default_engines", lambda: lookup(fake_engines()))
+    monkeypatch.setattr(apply_session, "default_engines", lambda: lookup(fake_engines()))
     assert run(["vm", "remove", "kube01", "--no-render"]) == 1  # would leave K3s without a server
     err = capsys.readouterr().err
     assert "servers" in err and "homelab.yaml was not changed" in err

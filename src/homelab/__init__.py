@@ -14,9 +14,27 @@ Each function imports what it needs when called, so `import homelab` stays insta
 
 from __future__ import annotations
 
+import sys
+import types
+
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "load", "check", "render", "plan", "apply", "up"]
+
+
+class _Api(types.ModuleType):
+    """`homelab.render`, `.plan` and `.apply` are the API's functions even though stage packages of the
+    same names exist: importing `homelab.render.output` must not replace the function `homelab.render`
+    with the package (the import system sets the parent's attribute). Code reaches the stages with
+    `from homelab.render import ...`, never through attributes of `homelab`."""
+
+    def __setattr__(self, name, value):
+        if name in __all__ and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Api
 
 
 def load(path):

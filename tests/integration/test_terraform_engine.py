@@ -146,6 +146,7 @@ def files_containing(root: Path, needle: str) -> list[str]:
     return hits
 
 
+@pytest.mark.validators  # the real terraform binary
 def test_full_cycle_with_credentials_through_the_environment_only(setup, tmp_path):
     engine, ctx, runner, reads, progress = setup
     env_dir = ctx.workdir / "tf" / "kubernetes"
@@ -221,6 +222,7 @@ def test_full_cycle_with_credentials_through_the_environment_only(setup, tmp_pat
     assert files_containing(ctx.workdir, PASSWORD) == []
 
 
+@pytest.mark.validators  # the real terraform binary
 def test_apply_limits_itself_to_the_changes_it_was_handed(setup):
     engine, ctx, runner, _, _ = setup
     only_one = [Change("proxmox_vm.kube01", "create", "new VM")]
@@ -234,6 +236,7 @@ def test_apply_limits_itself_to_the_changes_it_was_handed(setup):
     assert sorted(facts) == ["proxmox_vm.kube01"]  # kube02 was not created
 
 
+@pytest.mark.validators  # the real terraform binary
 def test_failure_raises_engine_error_with_redacted_tail(setup):
     engine, ctx, _, _, _ = setup
     env_dir = ctx.workdir / "tf" / "kubernetes"
@@ -379,9 +382,11 @@ def test_vault_password_location_matches_the_vault_layer_and_the_renderer():
     assert TERRAFORM_VAULT_PASSWORD == (automation_path(VAULT_USER), PASSWORD_FIELD)
 
 
-def test_secrets_handed_to_the_rendered_reference_roots(lab_doc, tmp_path):
-    """The engine passes exactly the secret variables the rendered roots declare (no terraform run:
-    init of the real roots would download providers)."""
+def test_secrets_handed_to_the_rendered_reference_roots(lab_doc, tmp_path, monkeypatch):
+    """The engine passes exactly the secret variables the rendered roots declare, and the Vault it
+    resolved as VAULT_ADDR (the rendered vault provider has no `address`); no terraform run: init of
+    the real roots would download providers."""
+    monkeypatch.setenv("HOMELAB_VAULT_ADDR", "http://127.0.0.1:18299")  # what `--address` / the env resolve
     from homelab.render.terraform import render
 
     for f in render(lab_doc):
@@ -400,6 +405,6 @@ def test_secrets_handed_to_the_rendered_reference_roots(lab_doc, tmp_path):
     for env in envs:
         assert "vault_password" in declared_variables(tmp_path / "tf" / env)
         overlay = secret_env(ctx, tmp_path / "tf" / env, env)
-        assert overlay == {"TF_VAR_vault_password": "pw-0123456789"}
+        assert overlay == {"TF_VAR_vault_password": "pw-0123456789", "VAULT_ADDR": "http://127.0.0.1:18299"}
     assert set(reads) == {TERRAFORM_VAULT_PASSWORD}
     assert ctx.redactor("x pw-0123456789 y") == f"x {MASK} y"

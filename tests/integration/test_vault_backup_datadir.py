@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.validators]  # a real OpenBao server
 
 
 def test_data_dir_tar_backup_is_consistent_and_restorable(openbao_factory, tmp_path):

@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.validators]  # a real OpenBao server
 
 
 def test_configure_killed_midway_converges(openbao_factory, homelab_tools):

@@ -13,7 +13,7 @@ from homelab.errors import EngineError
 from homelab.plan.desired import desired
 from homelab.render.vault import policy_hcl
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.validators]  # a real OpenBao server
 
 
 @pytest.fixture

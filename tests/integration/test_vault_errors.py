@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.validators]  # a real OpenBao server
 
 
 def _no_traceback(proc):

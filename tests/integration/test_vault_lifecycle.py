@@ -26,7 +26,7 @@ from homelab.engines.vault import VaultApi, VaultLoginError, VaultPermissionErro
 from homelab.lab.load import load_lab
 from homelab.render.vault import policy_hcl
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.validators]  # a real OpenBao server
 
 REFERENCE_LAB = Path(__file__).resolve().parents[2] / "examples" / "reference" / "homelab.yaml"
 LAB = load_lab(REFERENCE_LAB).lab

@@ -133,6 +133,7 @@ def load_yaml(path: Path):
 
 
 # ------------------------------------------------------------------------------------------ real tools
+@pytest.mark.validators
 def test_every_playbook_passes_syntax_check(tree):
     found = sorted(str(p.relative_to(tree)) for p in [tree / "site.yml", *(tree / "playbooks").glob("*.yml")])
     assert found == sorted(PLAYBOOKS)
@@ -141,6 +142,7 @@ def test_every_playbook_passes_syntax_check(tree):
         assert result.returncode == 0, f"{playbook}:\n{result.stdout}\n{result.stderr}"
 
 
+@pytest.mark.validators
 def test_ansible_lint_production_profile_has_no_violations(lint):
     output = lint.stdout + lint.stderr
     assert lint.returncode == 0, output
@@ -150,6 +152,7 @@ def test_ansible_lint_production_profile_has_no_violations(lint):
     assert processed >= 60, f"ansible-lint looked at only {processed} files"
 
 
+@pytest.mark.validators
 def test_ansible_lint_fails_on_a_violation(tree, tmp_path):
     """The same configuration, one playbook with known violations: the lint must fail and name them."""
     shutil.copy(tree / ".ansible-lint", tmp_path / ".ansible-lint")
@@ -165,6 +168,7 @@ def test_ansible_lint_fails_on_a_violation(tree, tmp_path):
         assert rule in output, f"{rule} not reported:\n{output}"
 
 
+@pytest.mark.validators
 def test_yamllint_passes_on_every_rendered_yaml_file(tree):
     config = tree / ".yamllint"
     assert config.exists()
@@ -295,6 +299,7 @@ def test_order_of_vms_does_not_change_the_output(rendered):
         assert [(f.path, f.content) for f in ansible.render(shuffled)] == expected
 
 
+@pytest.mark.validators
 def test_a_lab_without_clusters_still_renders_a_valid_tree(tmp_path):
     """No K3s, no Elasticsearch, no Vault server: empty groups, no cluster group_vars, playbooks still parse."""
     from ruamel.yaml import YAML
@@ -425,6 +430,7 @@ def _recap(output: str) -> dict[str, dict[str, int]]:
 
 
 @needs_root
+@pytest.mark.validators
 def test_k3s_role_writes_the_config_each_node_needs(tree, tmp_path):
     (tree / "_k3s_config_test.yml").write_text(K3S_PLAY)
     out = tmp_path / "nodes"
@@ -485,6 +491,7 @@ KUBECONFIG_PLAY = """---
 
 
 @needs_root
+@pytest.mark.validators
 def test_k3s_role_fetches_the_kubeconfig_with_the_api_endpoint(tree, tmp_path):
     src = tmp_path / "k3s.yaml"
     src.write_text("apiVersion: v1\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n  name: default\n")
@@ -590,6 +597,7 @@ VAULT_PLAY = """---
 
 
 @needs_root
+@pytest.mark.validators
 def test_k3s_token_is_read_from_vault_and_never_printed(tree, tmp_path, hashi_vault_collections, openbao_dev):
     """The rendered lookup (url, KV mount, field) works against a real Vault API with VAULT_ADDR and
     VAULT_TOKEN only; the planted token reaches config.yaml and nowhere in ansible's output (-vv)."""
@@ -644,6 +652,7 @@ KEYSTORE_PLAY = """---
 
 
 @needs_root
+@pytest.mark.validators
 def test_elasticsearch_keystore_gets_s3_keys_from_vault_once(tree, tmp_path, hashi_vault_collections, openbao_dev):
     addr, root, client = openbao_dev
     access, secret = "planted-access-" + secrets.token_hex(8), "planted-secret-" + secrets.token_hex(16)

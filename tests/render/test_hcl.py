@@ -69,6 +69,7 @@ def test_quote_escapes_what_hcl_would_interpret(text, expected):
     assert quote(text) == expected
 
 
+@pytest.mark.validators
 def test_strings_round_trip_through_terraform_fmt_and_hcl2():
     strings = ['say "hi"', "back\\slash", "a${b}c", "100%{x}", "tab\t", "naïve — ok", "", "x\ny"]
     text = dumps([Block("locals", (), [Attribute(f"s{i}", s) for i, s in enumerate(strings)])])
@@ -216,6 +217,7 @@ def _random_value(rng: random.Random, depth: int):
             for j in range(rng.randint(0, 4))}
 
 
+@pytest.mark.validators
 def test_random_documents_are_terraform_fmt_canonical():
     """60 seeded random documents (nesting, comments, blanks, heredocs, lists of objects...) in one
     terraform call: each must come back unchanged."""

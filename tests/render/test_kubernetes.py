@@ -107,6 +107,7 @@ def test_every_file_starts_with_the_generated_header(tree):
         assert "\r" not in text, path
 
 
+@pytest.mark.validators
 def test_yamllint_is_clean_with_relaxed_line_length(tree):
     from yamllint import linter
     from yamllint.config import YamlLintConfig
@@ -117,6 +118,7 @@ def test_yamllint_is_clean_with_relaxed_line_length(tree):
     assert errors == []
 
 
+@pytest.mark.validators
 def test_yamllint_config_used_above_does_catch_errors():
     from yamllint import linter
     from yamllint.config import YamlLintConfig
@@ -155,6 +157,7 @@ def test_pinned_kubernetes_version_is_bundled_and_matches_the_lab(lab):
     assert lab.clusters.k3s.version.startswith("v" + K8S_VERSION.rsplit(".", 1)[0] + ".")
 
 
+@pytest.mark.validators
 def test_builtin_objects_pass_kubernetes_validate_strict(tree):
     import kubernetes_validate
 
@@ -165,6 +168,7 @@ def test_builtin_objects_pass_kubernetes_validate_strict(tree):
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
 
 
+@pytest.mark.validators
 def test_strict_validation_rejects_a_misspelt_field():
     import kubernetes_validate
 
@@ -190,6 +194,7 @@ def _chart_storage_classes(values: dict) -> list[dict]:
     return out
 
 
+@pytest.mark.validators
 def test_storage_classes_from_democratic_csi_values_are_valid_kubernetes(tree):
     import kubernetes_validate
 
@@ -220,6 +225,7 @@ def _gpu_pod_specs(tree) -> dict[str, dict]:
     }
 
 
+@pytest.mark.validators
 def test_gpu_scheduling_fields_are_valid_pod_spec(tree):
     import kubernetes_validate
 
@@ -275,6 +281,7 @@ def test_metallb_crs_sync_after_the_metallb_chart(tree):
     assert int(apps["traefik"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) > pool_wave
 
 
+@pytest.mark.validators
 def test_metallb_schema_requires_addresses(tree):
     """metallb.io_ipaddresspools.yaml: spec required, spec.addresses required (facts §6)."""
     import jsonschema

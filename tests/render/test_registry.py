@@ -9,14 +9,15 @@ registered (else its files are silently never rendered); every registered name m
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
 
-import homelab.render
+import homelab.render  # noqa: F401 - the package, reached through sys.modules
 from homelab.render import RENDERERS, UnknownRenderer, render_all, renderer
 
-RENDER_DIR = Path(homelab.render.__file__).parent
+RENDER_DIR = Path(sys.modules['homelab.render'].__file__).parent
 
 
 def _defines_render(path: Path) -> bool:
@@ -63,6 +64,6 @@ def test_the_scan_finds_modules_packages_and_nested_renderers(tmp_path):
     ("base", r"has no render\(doc\) function"),
 ])
 def test_an_unknown_renderer_fails_loudly(monkeypatch, reference_doc, name, message):
-    monkeypatch.setattr(homelab.render, "RENDERERS", ("terraform", name))
+    monkeypatch.setattr(sys.modules["homelab.render"], "RENDERERS", ("terraform", name))
     with pytest.raises(UnknownRenderer, match=message):
         render_all(reference_doc)

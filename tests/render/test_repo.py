@@ -121,6 +121,7 @@ def test_project_pre_commit_hooks():
 # --- yamllint ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.validators
 def test_yamllint_config_lints_the_rendered_yaml(files):
     from yamllint import linter
     from yamllint.config import YamlLintConfig
@@ -135,6 +136,7 @@ def test_yamllint_config_lints_the_rendered_yaml(files):
     assert "truthy" in rules and "colons" in rules
 
 
+@pytest.mark.validators
 def test_yamllint_config_is_compatible_with_ansible_lint(files, tmp_path):
     from ansiblelint.yaml_utils import load_yamllint_config
 

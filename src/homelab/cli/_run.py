@@ -190,3 +190,21 @@ def show_cluster_run(run, fmt: str, done: str) -> None:
     emit(f"{done}; changed: {changed}")
     if run.kubeconfig:
         emit(f"kubeconfig: {run.kubeconfig}")
+
+
+def run_k3s_command(doc, steps, *, title: str, done: str, options: dict, out, state_dir, fmt: str, work) -> None:
+    """What `cluster bootstrap` and `node join` share: check, render, show the order, apply the
+    targeted plan (`work(session)`), print the result."""
+    from homelab.ops.pipeline import render_into, require_clean
+
+    warn_findings(require_clean(doc), fmt)
+    rendered = render_into(doc, out)
+    if fmt != "json":
+        emit(f"render: {rendered.out_dir}: {len(rendered.files)} files", sys.stderr)
+    show_steps(steps, fmt, title)
+    session = open_session(doc, state_dir=state_dir, workdir=rendered.out_dir, options=options)
+    try:
+        run = work(session)
+    finally:
+        session.close()
+    show_cluster_run(run, fmt, done)

@@ -7,12 +7,10 @@ saves the kubeconfig.
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
-from homelab.cli._output import check_format, emit, load_or_exit
-from homelab.cli._run import open_session, show_cluster_run, show_steps, warn_findings
+from homelab.cli._output import check_format, load_or_exit
+from homelab.cli._run import run_k3s_command
 from homelab.cli.options import FormatOption, LabArg, RenderOutOption, StateDirOption, TokenFromOption
 
 cluster_app = typer.Typer(help="The K3s cluster: bootstrap it on the lab's VMs.", no_args_is_help=True)
@@ -31,23 +29,15 @@ def bootstrap(
     """Form the K3s cluster: first server (cluster-init), other servers one at a time, then agents."""
     check_format(fmt)
     from homelab.ops import cluster
-    from homelab.ops.pipeline import render_into, require_clean
 
     doc = load_or_exit(file, fmt)
     cluster.require_ssh(doc, "cluster bootstrap")
     steps = cluster.bootstrap_plan(doc)
     options = cluster.bootstrap_options(doc, kubeconfig=kubeconfig, token_source=token_from)
-    warn_findings(require_clean(doc), fmt)
-    rendered = render_into(doc, out)
-    if fmt != "json":
-        emit(f"render: {rendered.out_dir}: {len(rendered.files)} files", sys.stderr)
-    show_steps(steps, fmt, f"cluster bootstrap: {len(steps)} node(s), in this order:")
-    session = open_session(doc, state_dir=state_dir, workdir=rendered.out_dir, options=options)
-    try:
-        run = cluster.bootstrap(doc, session, kubeconfig=kubeconfig)
-    finally:
-        session.close()
-    show_cluster_run(run, fmt, f"cluster bootstrap: {len(steps)} node(s) configured")
+    run_k3s_command(doc, steps, title=f"cluster bootstrap: {len(steps)} node(s), in this order:",
+                    done=f"cluster bootstrap: {len(steps)} node(s) configured", options=options, out=out,
+                    state_dir=state_dir, fmt=fmt,
+                    work=lambda session: cluster.bootstrap(doc, session, kubeconfig=kubeconfig))
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 from homelab.lab.refs import parse_ref
+from homelab.lab.vault_access import lab_vault_url
 from homelab.render.base import RenderedFile, header, normalise
 from homelab.render.serializers import dump_yaml
 
@@ -83,10 +84,12 @@ def inventory(doc) -> dict:
 
 # --------------------------------------------------------------------------------------------- group_vars
 def _vault_addr(lab) -> str:
-    # VAULT_ADDR in the controller's environment wins (tests, the embedded OpenBao); else the lab's.
-    if lab.vault.address == "embedded":
-        return "{{ lookup('ansible.builtin.env', 'VAULT_ADDR', default='http://127.0.0.1:8200') }}"
-    return "{{ lookup('ansible.builtin.env', 'VAULT_ADDR', default='" + lab.vault.address.rstrip("/") + "') }}"
+    # VAULT_ADDR in the controller's environment wins (homelab sets it to the Vault it resolved; tests);
+    # else the lab's URL. An embedded Vault has no fixed address: VAULT_ADDR only.
+    url = lab_vault_url(lab)
+    if url is None:
+        return "{{ lookup('ansible.builtin.env', 'VAULT_ADDR') }}"
+    return "{{ lookup('ansible.builtin.env', 'VAULT_ADDR', default='" + url + "') }}"
 
 
 def group_vars_all(doc) -> dict:

@@ -6,7 +6,7 @@ other files are built from data. Pure: no filesystem access besides reading the 
 
 from __future__ import annotations
 
-from homelab.lab.vault_access import kv_capabilities
+from homelab.lab.vault_access import kv_capabilities, lab_vault_url
 from homelab.render.base import GENERATED, RenderedFile, header, normalise
 from homelab.render.docs.markdown import markdown_file, render_template, table
 from homelab.render.serializers import dump_yaml
@@ -119,7 +119,7 @@ def readme(doc) -> str:
         directories="\n".join(directories),
         kv_mount=vault.kv_mount,
         proxmox_secret=lab.proxmox.credentials.token_secret.path,
-        vault_addr=vault.address if vault.address != "embedded" else "http://127.0.0.1:8200",
+        vault_addr=lab_vault_url(lab) or "$(homelab vault status --format json | jq -r .url)",
         skip_verify=vault.tls.skip_verify,
         vault_server=vault.server or "",
         shares=vault.init.shares,
@@ -154,7 +154,8 @@ def security(doc) -> str:
     user_table = ("\n" + table(["User (userpass)", "Policies", "Token TTL", "Max TTL"],
                               [[u.name, ", ".join(sorted(u.policies)), u.token_ttl, u.token_max_ttl] for u in users])
                   if users else "")
-    where = ("an embedded OpenBao server that homelab runs locally" if vault.address == "embedded"
+    url = lab_vault_url(lab)
+    where = ("an embedded OpenBao server that homelab runs locally" if url is None
              else f"`{vault.address}`" + (f" on the VM `{vault.server}`" if vault.server else ""))
     step_ca = lab.pki.step_ca
     return render_template(

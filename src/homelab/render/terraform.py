@@ -34,7 +34,6 @@ VAULT_PROVIDER = {"source": "hashicorp/vault", "version": "~> 4.0"}
 TERRAFORM_REQUIRED_VERSION = ">= 1.10.0"  # ephemeral input variables
 
 MODULE_DIR = "tf/modules/proxmox_vm"
-EMBEDDED_VAULT_ADDRESS = "http://127.0.0.1:8200"
 VAULT_USER = "terraform"
 SCSIHW = "virtio-scsi-single"
 CLOUDINIT_SLOT = ("ide", "ide2")
@@ -254,11 +253,7 @@ def _credential_sources(lab) -> tuple[dict[str, str], dict[str, tuple[str, str]]
 
 
 def _root_variables(lab) -> list:
-    vault = lab.vault
-    address = EMBEDDED_VAULT_ADDRESS if vault.address == "embedded" else vault.address.rstrip("/")
-    where = "the embedded OpenBao started by homelab" if vault.address == "embedded" else "vault.address"
     items = [
-        _variable("vault_address", "string", f"URL of the Vault server (from {where} in homelab.yaml).", address),
         _variable("vault_password", "string",
                   f"Password of the Vault userpass account '{VAULT_USER}'. Pass it as TF_VAR_vault_password; "
                   "never write it to a file. Ephemeral: Terraform keeps it out of plan files and state.",
@@ -282,8 +277,9 @@ def _root_provider(lab) -> list:
     items: list = [
         Comment(f"Terraform logs in to Vault as '{VAULT_USER}' (userpass) and reads the Proxmox API token from\n"
                 f"KV v2 at plan/apply time; nothing secret is stored in these files."),
+        # No `address`: the provider then reads VAULT_ADDR (hashicorp/vault provider docs, `address`), which
+        # `homelab apply` sets to the Vault it resolved (the lab's URL, or the embedded server's port).
         Block("provider", ("vault",), [
-            Attribute("address", Raw("var.vault_address")),
             Attribute("skip_tls_verify", vault.tls.skip_verify),
             Block("auth_login_userpass", (), {"username": VAULT_USER, "password": Raw("var.vault_password")}),
         ]),

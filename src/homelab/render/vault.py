@@ -4,17 +4,7 @@
 `vault/policies/<name>.hcl` and `homelab vault configure` sends exactly the same text to Vault, so a
 second configure compares byte for byte and changes nothing.
 
-KV v2 mapping (platform-facts §7.2). A rule `{secrets: P, capabilities: C}` becomes:
-
-- `<mount>/data/P`      with C ∩ {create, read, update, patch, delete} (the secret's values),
-- `<mount>/metadata/P`  with `list` if C has list, `read` if C has read, `delete` if C has delete
-                        (version history and key listing; never the values),
-- `<mount>/delete/P` and `<mount>/undelete/P` with `update` only when C has delete (soft delete of
-  chosen versions). `destroy/` is never granted by a `secrets:` rule (permanent; use a raw `path:`).
-- `deny` in C denies both the data and the metadata path.
-
-A rule `{path: P, capabilities: C}` is written as is. Paths are sorted and duplicate paths merged
-(union of capabilities), so reordering rules in the lab changes nothing.
+The KV v2 mapping of the lab's rules (data/, metadata/, delete/ paths) is `lab/vault_access.py`'s.
 """
 
 from __future__ import annotations
@@ -22,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from homelab.lab.vault_access import DATA_CAPS, METADATA_CAPS, policy_paths  # noqa: F401 - re-exported
+from homelab.lab.vault_access import DATA_CAPS, METADATA_CAPS, is_embedded, lab_vault_url, policy_paths  # noqa: F401 - re-exported
 from homelab.render.base import RenderedFile, header
 
 
@@ -43,8 +33,9 @@ def _server_host_port(doc) -> tuple[str, int]:
     lab = doc.lab
     port = 8200
     host = None
-    if lab.vault.address.startswith(("http://", "https://")):
-        parts = urlsplit(lab.vault.address)
+    url = lab_vault_url(lab)
+    if url:
+        parts = urlsplit(url)
         host = parts.hostname
         port = parts.port or 8200
     if lab.vault.server:
@@ -86,7 +77,7 @@ def server_config_hcl(doc) -> str:
 def render(doc) -> Iterable[RenderedFile]:
     lab = doc.lab
     files = []
-    if lab.vault.server or lab.vault.address != "embedded":
+    if lab.vault.server or not is_embedded(lab):
         files.append(RenderedFile("vault/config/vault.hcl", server_config_hcl(doc)))
     for name in sorted(lab.vault.policies):
         files.append(RenderedFile(f"vault/policies/{name}.hcl", policy_hcl(lab, name)))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from homelab.errors import HomelabError
+from homelab.processes import pid_alive
 from homelab.sandbox.rootfs import ensure_rootfs
 
 PREFIX = "hlsb"
@@ -42,16 +43,6 @@ def _run(args: list[str], check: bool = True) -> subprocess.CompletedProcess:
     if check and proc.returncode != 0:
         raise SandboxError(f"`{' '.join(args)}` failed: {(proc.stderr or proc.stdout).strip()[:500]}")
     return proc
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _namespaces() -> list[str]:
@@ -88,12 +79,12 @@ def sweep_stale(log=None) -> list[str]:
     removed = []
     for ns in _namespaces():
         match = _NS_RE.match(ns)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             _destroy_namespace(ns)
             removed.append(ns)
     for link in _links():
         match = _LINK_RE.match(link)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             _run(["ip", "link", "del", link], check=False)
             removed.append(link)
     if removed and log:

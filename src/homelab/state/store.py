@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from homelab.errors import StateError
+from homelab.processes import pid_alive, proc_start
 from homelab.secrets import REDACTOR, Secret
 
 SCHEMA_VERSION = 1
@@ -93,35 +94,14 @@ class LockInfo:
         """True when we can tell the holder is gone (only on this host)."""
         if self.host != socket.gethostname():
             return False
-        if not _pid_alive(self.pid):
+        if not pid_alive(self.pid):
             return True
-        current = _proc_start(self.pid)
+        current = proc_start(self.pid)
         return bool(self.proc_start and current and current != self.proc_start)
 
     def describe(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.started_at))
         return f"pid {self.pid} on {self.host} since {when} ({self.command})"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _proc_start(pid: int) -> str | None:
-    """The process start time in clock ticks (Linux), to tell a reused pid from the holder."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # the command name (field 2) may contain spaces; fields after the last ')' are fixed
-    fields = stat[stat.rfind(")") + 2:].split()
-    return fields[19] if len(fields) > 19 else None
 
 
 def assert_no_secret(value, path: str = "attrs") -> None:
@@ -284,7 +264,7 @@ class StateStore:
                                      "`homelab state unlock --force`")
                 db.execute("DELETE FROM lock")
             db.execute("INSERT INTO lock(id, pid, host, proc_start, started_at, command) VALUES (1,?,?,?,?,?)",
-                       (os.getpid(), socket.gethostname(), _proc_start(os.getpid()), time.time(), command))
+                       (os.getpid(), socket.gethostname(), proc_start(os.getpid()), time.time(), command))
         self._lock_held = True
 
     def release(self) -> None:

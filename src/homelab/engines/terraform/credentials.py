@@ -66,6 +66,11 @@ def secret_env(ctx: EngineContext, env_dir: Path, env: str) -> dict[str, str]:
         secret = ctx.read_secret(path, fld)
         ctx.redactor.add(secret)
         overlay[f"TF_VAR_{var}"] = secret.reveal()
+    if "TF_VAR_vault_password" in overlay:
+        # the rendered vault provider has no `address`: it reads VAULT_ADDR, the Vault homelab resolved
+        from homelab.engines.vault.target import target_for
+
+        overlay["VAULT_ADDR"] = target_for(ctx).address
     return overlay
 
 

@@ -14,6 +14,7 @@ audit.log, data/ (raft), init-keys.json (written by `vault init`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from homelab.engines.vault.client import VaultError
+from homelab.processes import pid_alive
 
 PIDFILE = "server.pid"
 ADDRFILE = "address"
@@ -67,32 +69,6 @@ def vault_dir(state_dir: Path) -> Path:
     return Path(state_dir) / "vault"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            with _suppress():
-                os.waitpid(pid, os.WNOHANG)
-            return False
-    except OSError:
-        pass
-    return True
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], (OSError, ChildProcessError))
-
-
 def _is_bao(pid: int) -> bool:
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -111,7 +87,7 @@ def read_pid(vdir: Path) -> int | None:
 def running_pid(state_dir: Path) -> int | None:
     vdir = vault_dir(state_dir)
     pid = read_pid(vdir)
-    if pid and _pid_alive(pid) and _is_bao(pid):
+    if pid and pid_alive(pid) and _is_bao(pid):
         return pid
     return None
 
@@ -286,9 +262,9 @@ def _stop_pid(pid: int, timeout: float) -> str:
         return "gone"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with _suppress():
+        with contextlib.suppress(OSError, ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return "terminated"
         time.sleep(0.1)
     try:
@@ -296,9 +272,9 @@ def _stop_pid(pid: int, timeout: float) -> str:
     except ProcessLookupError:
         return "terminated"
     for _ in range(50):
-        with _suppress():
+        with contextlib.suppress(OSError, ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             break
         time.sleep(0.1)
     return "killed"
@@ -318,7 +294,7 @@ def down(state_dir: Path, *, timeout: float = 15.0) -> DownResult:
     pid = read_pid(vdir)
     if pid is None:
         outcome = "not-running"
-    elif not _pid_alive(pid) or not _is_bao(pid):
+    elif not pid_alive(pid) or not _is_bao(pid):
         outcome = "stale-pidfile"
     else:
         outcome = _stop_pid(pid, timeout)

@@ -12,6 +12,7 @@ import re
 from typing import NamedTuple
 
 from homelab.lab.types import parse_range
+from homelab.lab.vault_access import is_embedded
 from homelab.render.docs.markdown import NONE, md_header, section, table
 
 _IP_RE = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
@@ -135,7 +136,7 @@ def _service_names(lab) -> list[list[str]]:
     k3s = lab.clusters.k3s
     if k3s and k3s.api_endpoint:
         names.append([k3s.api_endpoint, "Kubernetes API (K3s servers, port 6443)"])
-    if lab.vault.address != "embedded":
+    if not is_embedded(lab):
         names.append([lab.vault.address, "Vault"])
     if lab.pki.step_ca:
         names.append([lab.pki.step_ca.url, "step-ca internal CA"])

@@ -13,6 +13,7 @@ from homelab.lab.vault_access import (
     external_secret_paths,
     external_secrets_on,
     external_secrets_user,
+    is_embedded,
     kv_capabilities,
     rule_paths,
 )
@@ -135,7 +136,7 @@ def render_secrets(doc) -> str:
     catalogue = sorted(vault.secrets, key=lambda s: s.path)
     policies = sorted(vault.policies.items())
     out = [md_header(f"Secrets — {lab.name}")]
-    where = "an embedded OpenBao server started by homelab" if vault.address == "embedded" else f"`{vault.address}`"
+    where = "an embedded OpenBao server started by homelab" if is_embedded(lab) else f"`{vault.address}`"
     out.append(
         f"Every secret lives in Vault ({where}), KV v2 engine mounted at `{mount}/`. This repository holds "
         "paths and field names only, never values: Terraform and Ansible read them at apply time.\n"

@@ -3,7 +3,6 @@
 # Terraform logs in to Vault as 'terraform' (userpass) and reads the Proxmox API token from
 # KV v2 at plan/apply time; nothing secret is stored in these files.
 provider "vault" {
-  address         = var.vault_address
   skip_tls_verify = true
 
   auth_login_userpass {

@@ -57,7 +57,3 @@ class Diagnostic:
 
 def sort_diagnostics(diags):
     return sorted(diags, key=lambda d: d.sort_key)
-
-
-def has_errors(diags) -> bool:
-    return any(d.severity is Severity.ERROR for d in diags)

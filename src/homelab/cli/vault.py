@@ -36,7 +36,6 @@ vault = typer.Typer(
         no_args_is_help=True)
 
 
-
 @vault.command()
 def up(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
        state_dir: str = StateDirOption, fmt: str = FormatOption):

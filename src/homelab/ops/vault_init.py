@@ -8,7 +8,6 @@ the keys once.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,14 +174,3 @@ def status(target: VaultTarget, lab, *, api: VaultApi | None = None,
 def _mount_desc(m: dict) -> str:
     version = (m.get("options") or {}).get("version")
     return f"{m.get('type')}" + (f" v{version}" if version else "")
-
-
-def wait_unsealed_or_sealed(api: VaultApi, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return api.seal_status()
-        except VaultError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from homelab.errors import UsageError
-from homelab.plan.address import LAYER_ENGINE, LAYERS, layer_index
+from homelab.plan.address import LAYER_ENGINE, layer_index
 
 FORMAT_VERSION = 1
 ACTIONS = ("create", "update", "delete", "replace", "no-op")
@@ -193,10 +193,6 @@ class Plan:
             raise UsageError(f"the plan file is not JSON: {exc.msg} at line {exc.lineno}",
                              "make a new plan with `homelab plan -o plan.json`") from None
         return cls.from_json(data)
-
-
-def default_layers() -> list[str]:
-    return list(LAYERS)
 
 
 __all__ = ["Action", "Change", "Plan", "PlannedChange", "LayerStatus", "ACTIONS", "SYMBOLS", "FORMAT_VERSION", "LAYER_ENGINE"]

@@ -293,7 +293,3 @@ def dumps(items: Iterable, header: str | None = None) -> str:
         lines.raw("", "")
     _write_body(lines, "", _items(items) if isinstance(items, Mapping) else list(items))
     return lines.render()
-
-
-def dump_block(block: Block) -> str:
-    return dumps([block])

@@ -288,7 +288,3 @@ class StateStore:
             yield self
         finally:
             self.release()
-
-
-def open_state(state_dir: str | os.PathLike) -> StateStore:
-    return StateStore(state_dir)

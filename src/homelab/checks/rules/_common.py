@@ -49,14 +49,3 @@ def cluster_lists(lab):
         out.append(("Elasticsearch data node", ("clusters", "elasticsearch", "data_nodes"), list(es.data_nodes)))
         out.append(("Elasticsearch master", ("clusters", "elasticsearch", "master_nodes"), list(es.master_nodes)))
     return out
-
-
-def node_index(lab) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for j, node in enumerate(lab.proxmox.nodes):
-        out.setdefault(node.name, j)
-    return out
-
-
-def vm_label(vm) -> str:
-    return f"VM {vm.name}"

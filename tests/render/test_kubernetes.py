@@ -613,3 +613,21 @@ def test_renderers_do_not_touch_the_filesystem(reference_doc, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     render_lab(reference_doc)
     assert os.listdir(tmp_path) == []
+
+
+def test_pinned_addresses_leave_the_auto_assign_pool_at_its_edges_too(reference_path):
+    def pin(d):
+        d["network"]["pools"]["metallb"] = "192.168.10.200-192.168.10.202"
+        d["platform"]["traefik"]["load_balancer_ip"] = "192.168.10.202"
+    pools = {p["metadata"]["name"]: p["spec"] for p in objects(render_lab(load_text(lab_text(reference_path, pin))),
+                                                               "IPAddressPool")}
+    assert pools == {"default-pool": {"addresses": ["192.168.10.201-192.168.10.201"]},
+                     "pinned": {"addresses": ["192.168.10.200/32", "192.168.10.202/32"], "autoAssign": False}}
+
+    def pin_all(d):
+        pin(d)
+        d["network"]["pools"]["metallb"] = "192.168.10.200-192.168.10.200"
+        d["platform"]["traefik"].pop("load_balancer_ip")
+    pools = {p["metadata"]["name"]: p["spec"] for p in objects(
+        render_lab(load_text(lab_text(reference_path, pin_all))), "IPAddressPool")}
+    assert pools == {"pinned": {"addresses": ["192.168.10.200/32"], "autoAssign": False}}

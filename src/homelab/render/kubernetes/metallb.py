@@ -59,8 +59,8 @@ def metallb_objects(lab) -> list[dict]:
         return {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
                 "metadata": meta(name, ns, wave=wave, annotations=crd_options()), "spec": spec}
 
-    pools = [pool(METALLB_POOL, {"addresses": auto_assign_ranges(lab, pinned) if pinned
-                                 else [lab.network.pools.metallb]})]
+    auto = auto_assign_ranges(lab, pinned) if pinned else [lab.network.pools.metallb]
+    pools = [pool(METALLB_POOL, {"addresses": auto})] if auto else []  # every address pinned: no auto pool
     if pinned:
         # metallb.io/v1beta1 IPAddressPool spec.autoAssign: false = only for Services that ask for the address.
         pools.append(pool(METALLB_PINNED_POOL, {"addresses": [f"{a}/32" for a in pinned], "autoAssign": False}))

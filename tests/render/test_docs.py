@@ -164,7 +164,7 @@ def test_network_plan(rendered):
     pools = {r["Pool"]: r for r in table_after(text, "## Address pools")}
     # .20-.199 holds 180 addresses, all 22 VMs are in it; .200-.250 holds 51, Pi-hole's DNS is one
     assert (pools["`vms`"]["Size"], pools["`vms`"]["Used"], pools["`vms`"]["Free"]) == ("180", "22", "158")
-    assert (pools["`metallb`"]["Size"], pools["`metallb`"]["Used"]) == ("51", "1")
+    assert (pools["`metallb`"]["Size"], pools["`metallb`"]["Used"]) == ("51", "2")  # Pi-hole .200, Traefik .201
 
     static = table_after(text, "## Static addresses")
     addresses = [r["Address"] for r in static]

@@ -135,6 +135,8 @@ def generate(total: int) -> dict:
     for app in apps:
         if app["name"] == "pihole":
             app["values"]["serviceDns"]["loadBalancerIP"] = metallb_first
+    if lab["platform"].get("traefik", {}).get("load_balancer_ip"):
+        lab["platform"]["traefik"]["load_balancer_ip"] = _ip(255 * 256 + 201)  # the next pool address
     extra = max(0, total // 10)
     teams = max(1, extra // 10)
     namespaces = list(lab["namespaces"]) + [f"team-{t:02d}" for t in range(teams)]

@@ -52,8 +52,8 @@ def test_a_policy_missing_one_path_is_an_error(reference_path):
             r for r in data["vault"]["policies"]["external-secrets"]["rules"] if r["secrets"] != "backup/velero"]
     found = lab_with(reference_path, narrow)
     assert [(s, m) for s, m, _ in found] == [(
-        "error", "no Vault user can read every path the ExternalSecrets use: apps/copyparty, apps/mealie, "
-                 "apps/paperless, apps/pihole, apps/plex, apps/qbittorrent, backup/velero, storage/truenas "
+        "error", "no Vault user can read every path the ExternalSecrets use: apps/copyparty, apps/grafana, "
+                 "apps/paperless, apps/pihole, apps/plex, backup/velero, storage/truenas "
                  "(closest: user eso cannot read backup/velero)")]
 
 

@@ -63,7 +63,7 @@ PLAYBOOKS = [
 # the last for Python 3.11). requirements.yml pins the versions it ships.
 ANSIBLE_BUNDLE = "12.3.0"
 HASHI_VAULT_VERSION = "7.1.0"
-ROLES = ["elasticsearch", "fleet_server", "host_baseline", "k3s", "kibana", "vault_server"]
+ROLES = ["csi_node", "elasticsearch", "fleet_server", "host_baseline", "k3s", "kibana", "nvidia_gpu", "vault_server"]
 
 # The reference lab (seed tech-stack + reference-lab-notes): name -> address.
 SEED_HOSTS = {
@@ -235,7 +235,7 @@ def test_group_vars_carry_the_lab_facts(tree, doc):
 
     k8s = load_yaml(tree / "group_vars" / "k8s.yml")
     assert k8s["k3s_first_server"] == "kube01"
-    assert k8s["k3s_disable"] == ["servicelb", "traefik"]
+    assert k8s["k3s_disable"] == ["servicelb", "traefik", "local-storage"]  # item 17: one default StorageClass
     assert k8s["k3s_flannel_backend"] == "vxlan"
     assert k8s["k3s_cluster_cidr"] == "10.42.0.0/16" and k8s["k3s_service_cidr"] == "10.43.0.0/16"
     assert "cp.lab.thewortmans.org" in k8s["k3s_tls_sans"]
@@ -464,7 +464,8 @@ def test_k3s_role_writes_the_config_each_node_needs(tree, tmp_path):
     assert first_server["cluster-init"] is True and "server" not in first_server
     servers = [configs[h] for h in ("kube01", "kube02", "kube03")]
     for cfg in servers:
-        assert cfg["disable"] == ["servicelb", "traefik"]
+        # local-storage too: democratic-csi brings the default StorageClass (K3s: --disable local-storage)
+        assert cfg["disable"] == ["servicelb", "traefik", "local-storage"]
         assert cfg["flannel-backend"] == "vxlan"
         assert cfg["cluster-cidr"] == "10.42.0.0/16" and cfg["service-cidr"] == "10.43.0.0/16"
         assert "cp.lab.thewortmans.org" in cfg["tls-san"]
@@ -514,12 +515,71 @@ def test_k3s_role_fetches_the_kubeconfig_with_the_api_endpoint(tree, tmp_path):
 # ------------------------------------------------------------------------------------------ structure
 def test_k3s_playbook_bootstraps_then_joins_servers_one_by_one_then_agents(tree):
     plays = load_yaml(tree / "playbooks" / "k3s.yml")
-    assert [p["hosts"] for p in plays] == ["k8s_cp_init", "k8s_cp:!k8s_cp_init", "k8s_worker"]
-    assert plays[1]["serial"] == 1
+    # Host prerequisites first (K3s detects the NVIDIA runtime only when it starts), then K3s.
+    assert [(p["hosts"], [r["role"] for r in p["roles"]]) for p in plays] == [
+        ("k8s", ["csi_node"]), ("k8s_gpu", ["nvidia_gpu"]), ("k8s_cp_init", ["k3s"]),
+        ("k8s_cp:!k8s_cp_init", ["k3s"]), ("k8s_worker", ["k3s"])]
+    assert plays[3]["serial"] == 1
     site = load_yaml(tree / "site.yml")
     assert [p["ansible.builtin.import_playbook"] for p in site] == [
         "playbooks/baseline.yml", "playbooks/vault.yml", "playbooks/k3s.yml", "playbooks/elasticsearch.yml",
         "playbooks/kibana.yml", "playbooks/fleet.yml"]
+
+
+def test_gpu_and_storage_prerequisites_reach_the_right_nodes(tree):
+    """Issue 10 items 6 and 16: the GPU node gets the NVIDIA driver and toolkit, every K3s node the
+    democratic-csi node tools (democratic-csi README "Node Prep", Ubuntu/Debian)."""
+    inv = load_yaml(tree / "inventory.yml")["all"]["children"]["k8s"]["children"]
+    assert list(inv["k8s_gpu"]["hosts"]) == ["kube06"]  # clusters.k3s.gpu.nodes
+    k8s = load_yaml(tree / "group_vars" / "k8s.yml")
+    assert k8s["csi_node_protocols"] == ["iscsi", "nfs"]  # freenas-iscsi-csi, freenas-nfs-csi
+    csi = load_yaml(tree / "roles" / "csi_node" / "defaults" / "main.yml")
+    assert {"open-iscsi", "multipath-tools", "lsscsi", "sg3-utils"} <= set(csi["csi_node_iscsi_packages"])
+    assert csi["csi_node_nfs_packages"] == ["nfs-common"]
+    assert {"iscsid", "multipathd", "open-iscsi"} <= set(csi["csi_node_iscsi_services"])
+    tasks = (tree / "roles" / "csi_node" / "tasks" / "main.yml").read_text()
+    assert "find_multipaths yes" in tasks and "user_friendly_names yes" in tasks
+    gpu = load_yaml(tree / "roles" / "nvidia_gpu" / "defaults" / "main.yml")
+    # K3s looks for nvidia-container-runtime, which the nvidia-container-toolkit package installs.
+    assert "nvidia-container-toolkit" in gpu["nvidia_gpu_toolkit_packages"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+-\d+", gpu["nvidia_gpu_toolkit_version"])  # pinned
+    install = load_yaml(tree / "roles" / "nvidia_gpu" / "tasks" / "install.yml")
+    toolkit = next(t for t in install if "toolkit (nvidia-container-runtime)" in t["name"])
+    assert toolkit["notify"] == "Restart k3s for the NVIDIA runtime"
+
+
+NVIDIA_PLAY = """---
+- name: The nvidia_gpu role on this machine (no NVIDIA device here)
+  hosts: localhost
+  gather_facts: true
+  roles:
+    - role: nvidia_gpu
+"""
+
+
+@pytest.mark.validators
+def test_nvidia_role_refuses_a_gpu_node_without_a_gpu(tree):
+    """Run for real on this machine, which has no NVIDIA PCI device: the role stops before apt, with a
+    message naming the passthrough; told not to require one, it skips the node and changes nothing."""
+    import glob
+
+    assert not [p for p in glob.glob("/sys/bus/pci/devices/*/vendor") if open(p).read().strip() == "0x10de"]
+    (tree / "_nvidia_test.yml").write_text(NVIDIA_PLAY)
+    base = [tool("ansible-playbook"), "-i", "localhost,", "_nvidia_test.yml", "-e", "ansible_connection=local",
+            "-e", f"ansible_python_interpreter={sys.executable}", "-e", "nvidia_gpu_manage=true"]
+    try:
+        refused = run(base, tree)
+        skipped = run([*base, "-e", "nvidia_gpu_require_device=false"], tree)
+        unmanaged = run([*base, "-e", "nvidia_gpu_manage=false"], tree)  # the role's view of a test host
+    finally:
+        (tree / "_nvidia_test.yml").unlink()
+    assert refused.returncode != 0
+    assert "shows no NVIDIA PCI device" in refused.stdout and "passthrough" in refused.stdout
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+    recap = _recap(skipped.stdout)["localhost"]
+    assert recap["changed"] == 0 and recap["failed"] == 0
+    assert "Install the NVIDIA server driver" not in skipped.stdout
+    assert unmanaged.returncode == 0 and "no systemd here" in unmanaged.stdout, unmanaged.stdout
 
 
 def test_rolling_upgrade_follows_elastics_order(tree):

@@ -164,7 +164,7 @@ def test_network_plan(rendered):
     pools = {r["Pool"]: r for r in table_after(text, "## Address pools")}
     # .20-.199 holds 180 addresses, all 22 VMs are in it; .200-.250 holds 51, Pi-hole's DNS is one
     assert (pools["`vms`"]["Size"], pools["`vms`"]["Used"], pools["`vms`"]["Free"]) == ("180", "22", "158")
-    assert (pools["`metallb`"]["Size"], pools["`metallb`"]["Used"]) == ("51", "1")
+    assert (pools["`metallb`"]["Size"], pools["`metallb`"]["Used"]) == ("51", "2")  # Pi-hole .200, Traefik .201
 
     static = table_after(text, "## Static addresses")
     addresses = [r["Address"] for r in static]
@@ -247,7 +247,7 @@ def test_who_may_read_what_follows_the_seed_policies(rendered):
     """terraform reads infra/* only, apps reads apps/* only, ansible and admin read everything."""
     matrix = table_after(rendered["docs/secrets.md"], "## Who may read what")
     assert {"admin", "ansible", "apps", "terraform"} <= set(matrix[0])
-    assert len(matrix) == 14
+    assert len(matrix) == 12
 
     def reads(cell: str) -> bool:
         return "read" in [c.strip() for c in cell.split(",")]
@@ -264,7 +264,7 @@ def test_who_may_read_what_follows_the_seed_policies(rendered):
         assert "list" not in row["terraform"]  # terraform's rule grants read only
     users = {r["User"]: r for r in table_after(rendered["docs/secrets.md"], "## Users")}
     assert users["terraform"]["Can read"] == "`infra/proxmox`, `infra/ssh`"
-    assert users["admin"]["Can read"] == "all 14 catalogue paths"
+    assert users["admin"]["Can read"] == "all 12 catalogue paths"
     assert "infra" not in users["apps"]["Can read"]
 
 
@@ -317,8 +317,8 @@ def test_a_narrower_policy_changes_the_matrix(reference_path):
     matrix = {r["Path"].strip("`"): r for r in
               table_after(render_secrets(load_text(text)), "## Who may read what")}
     assert matrix["apps/plex"]["apps"] == "read"
-    assert matrix["apps/mealie"]["apps"] == "—"
-    assert "read" in matrix["apps/mealie"]["ansible"]
+    assert matrix["apps/grafana"]["apps"] == "—"
+    assert "read" in matrix["apps/grafana"]["ansible"]
 
 
 # --- backup --------------------------------------------------------------------------------------------

@@ -207,22 +207,20 @@ def test_storage_classes_from_democratic_csi_values_are_valid_kubernetes(tree):
 
 
 def _gpu_pod_specs(tree) -> dict[str, dict]:
-    """The pod-level scheduling fields each chart puts into its Deployment, as a Pod to validate."""
-    ollama = load_values(tree, "k8s/values/ollama.yaml")
-    webui = load_values(tree, "k8s/values/text-generation-webui.yaml")
-    webui_pod = webui["controllers"]["main"]["pod"]
-    webui_container = webui["controllers"]["main"]["containers"]["main"]
-    return {
-        "ollama": {"runtimeClassName": ollama["runtimeClassName"], "nodeSelector": ollama["nodeSelector"],
-                   "tolerations": ollama["tolerations"],
-                   "containers": [{"name": "ollama", "image": "ollama/ollama:" + ollama["image"]["tag"],
-                                   "resources": ollama["resources"]}]},
-        "text-generation-webui": {"runtimeClassName": webui_pod["runtimeClassName"],
-                                  "nodeSelector": webui_pod["nodeSelector"],
-                                  "tolerations": webui_pod["tolerations"],
-                                  "containers": [{"name": "main", "image": webui_container["image"]["repository"],
-                                                  "resources": webui_container["resources"]}]},
-    }
+    """The pod specs of the GPU apps' Deployments, as the real charts (ollama 1.77.0, app-template 4.1.1)
+    template them from the rendered values files."""
+    from helm_charts import of_kind, pod_spec, render
+    from homelab.lab.models.gitops import Chart
+
+    charts = {"ollama": Chart(repo="https://helm.otwld.com/", name="ollama", version="1.77.0"),
+              "text-generation-webui": Chart(repo="https://bjw-s-labs.github.io/helm-charts", name="app-template",
+                                             version="4.1.1")}
+    out = {}
+    for app, chart in charts.items():
+        deployments = of_kind(render(chart, load_values(tree, f"k8s/values/{app}.yaml"), app, "llm"), "Deployment")
+        assert len(deployments) == 1, app
+        out[app] = pod_spec(deployments[0])
+    return out
 
 
 @pytest.mark.validators
@@ -258,15 +256,18 @@ def test_namespaces_cover_seed_lab_apps_and_components(tree, lab):
 
 
 def test_metallb_pool_and_l2_advertisement(tree):
-    pools = objects(tree, "IPAddressPool")
+    pools = {p["metadata"]["name"]: p for p in objects(tree, "IPAddressPool")}
     l2 = objects(tree, "L2Advertisement")
-    assert len(pools) == 1 and len(l2) == 1
-    pool, adv = pools[0], l2[0]
-    for obj in (pool, adv):
+    assert len(pools) == 2 and len(l2) == 1
+    adv = l2[0]
+    for obj in (*pools.values(), adv):
         assert obj["apiVersion"] == "metallb.io/v1beta1"
         assert obj["metadata"]["namespace"] == "metallb-system"
-    assert pool["spec"]["addresses"] == ["192.168.10.200-192.168.10.250"]  # network.pools.metallb
-    assert adv["spec"]["ipAddressPools"] == [pool["metadata"]["name"]]
+    # network.pools.metallb is 192.168.10.200-250; Pi-hole's DNS asks for .200 and Traefik for .201: those are
+    # handed out only on request (autoAssign false), the rest automatically.
+    assert pools["default-pool"]["spec"] == {"addresses": ["192.168.10.202-192.168.10.250"]}
+    assert pools["pinned"]["spec"] == {"addresses": ["192.168.10.200/32", "192.168.10.201/32"], "autoAssign": False}
+    assert sorted(adv["spec"]["ipAddressPools"]) == ["default-pool", "pinned"]
 
 
 def test_metallb_crs_sync_after_the_metallb_chart(tree):
@@ -369,7 +370,8 @@ def test_text_generation_webui_has_a_model_cache_pvc(tree):
     models = values["persistence"]["models"]
     assert models["type"] == "persistentVolumeClaim"
     assert models["size"] == "200Gi"
-    assert models["globalMounts"] == [{"path": "/app/models"}]
+    # Atinoda/text-generation-webui-docker >= v3: models live in /app/user_data/models.
+    assert models["globalMounts"] == [{"path": "/app/user_data/models"}]
 
 
 def test_non_gpu_apps_are_not_pinned_to_the_gpu_node(tree):
@@ -382,9 +384,12 @@ def test_gpu_taint_without_value_gets_an_exists_toleration(reference_path):
     def mutate(d):
         d["clusters"]["k3s"]["gpu"]["taint"] = "gpu-only:NoExecute"
     tree = render_lab(load_text(lab_text(reference_path, mutate)))
-    spec = _gpu_pod_specs(tree)["ollama"]
-    assert any(tolerates(t, "gpu-only:NoExecute") for t in spec["tolerations"])
-    assert not any(tolerates(t, "nvidia.com/gpu=true:NoSchedule") for t in spec["tolerations"])
+    specs = _gpu_pod_specs(tree)
+    for spec in specs.values():
+        assert any(tolerates(t, "gpu-only:NoExecute") for t in spec["tolerations"])
+    # (ollama 1.77.0 adds its own `nvidia.com/gpu Exists NoSchedule` toleration whenever ollama.gpu is on)
+    webui = specs["text-generation-webui"]
+    assert not any(tolerates(t, "nvidia.com/gpu=true:NoSchedule") for t in webui["tolerations"])
 
 
 # ----------------------------------------------------------------------------------- app values shape
@@ -411,10 +416,10 @@ def test_app_template_values_follow_the_v4_shape(tree):
 
 
 def test_secret_without_env_name_gets_an_upper_case_env_var(tree):
-    qbt = load_values(tree, "k8s/values/qbittorrent.yaml")
-    env = qbt["controllers"]["main"]["containers"]["main"]["env"]
-    assert env == {"WEBUI_PASSWORD": {"valueFrom": {"secretKeyRef": {"name": "qbittorrent-secrets",
-                                                                      "key": "webui_password"}}}}
+    copyparty = load_values(tree, "k8s/values/copyparty.yaml")
+    env = copyparty["controllers"]["main"]["containers"]["main"]["env"]
+    assert env == {"ADMIN_PASSWORD": {"valueFrom": {"secretKeyRef": {"name": "copyparty-secrets",
+                                                                      "key": "admin_password"}}}}
 
 
 def test_pihole_and_home_assistant_use_their_charts_keys(tree):
@@ -448,7 +453,8 @@ def test_app_values_are_deep_merged_last(reference_path):
 
 def test_platform_values(tree):
     traefik = load_values(tree, "k8s/values/platform/traefik.yaml")
-    assert traefik["service"]["type"] == "LoadBalancer"
+    assert traefik["service"]["spec"]["type"] == "LoadBalancer"  # traefik 41.3.0 has no service.type
+    assert traefik["service"]["annotations"] == {"metallb.io/loadBalancerIPs": "192.168.10.201"}
     assert traefik["ingressClass"]["enabled"] is True
     nvidia = load_values(tree, "k8s/values/platform/nvidia-device-plugin.yaml")
     assert nvidia["runtimeClassName"] == "nvidia"
@@ -607,3 +613,21 @@ def test_renderers_do_not_touch_the_filesystem(reference_doc, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     render_lab(reference_doc)
     assert os.listdir(tmp_path) == []
+
+
+def test_pinned_addresses_leave_the_auto_assign_pool_at_its_edges_too(reference_path):
+    def pin(d):
+        d["network"]["pools"]["metallb"] = "192.168.10.200-192.168.10.202"
+        d["platform"]["traefik"]["load_balancer_ip"] = "192.168.10.202"
+    pools = {p["metadata"]["name"]: p["spec"] for p in objects(render_lab(load_text(lab_text(reference_path, pin))),
+                                                               "IPAddressPool")}
+    assert pools == {"default-pool": {"addresses": ["192.168.10.201-192.168.10.201"]},
+                     "pinned": {"addresses": ["192.168.10.200/32", "192.168.10.202/32"], "autoAssign": False}}
+
+    def pin_all(d):
+        pin(d)
+        d["network"]["pools"]["metallb"] = "192.168.10.200-192.168.10.200"
+        d["platform"]["traefik"].pop("load_balancer_ip")
+    pools = {p["metadata"]["name"]: p["spec"] for p in objects(
+        render_lab(load_text(lab_text(reference_path, pin_all))), "IPAddressPool")}
+    assert pools == {"pinned": {"addresses": ["192.168.10.200/32"], "autoAssign": False}}

@@ -180,7 +180,7 @@ def test_security_explains_what_git_ignores(files):
     assert "5 key shares, any 3" in text
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| `")}
     assert "`infra/proxmox`, `infra/ssh`" in rows["`terraform`"]
-    assert "all 14 catalogue paths" in rows["`admin`"]
+    assert "all 12 catalogue paths" in rows["`admin`"]
 
 
 def test_security_without_step_ca_or_skip_verify(reference_path):

@@ -28,6 +28,10 @@ def all_secret_refs(lab) -> list[tuple[tuple, str, str]]:
     if lab.backup.velero and lab.platform.velero.enabled:
         path, fields = parse_ref(lab.backup.velero.credentials)
         refs += [(("backup", "velero", "credentials"), path, f) for f in fields]
+    kps = lab.platform.kube_prometheus_stack
+    if kps.enabled and kps.grafana_admin:
+        path, fields = parse_ref(kps.grafana_admin)
+        refs += [(("platform", "kube_prometheus_stack", "grafana_admin"), path, f) for f in fields]
     for i, app in enumerate(lab.apps):
         for j, use in enumerate(app.secrets):
             refs.append((("apps", i, "secrets", j), use.path, use.field))

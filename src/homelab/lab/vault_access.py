@@ -194,8 +194,11 @@ def external_secrets_on(lab) -> bool:
 
 def external_secret_paths(lab) -> list[str]:
     """Every Vault KV path an ExternalSecret of this lab reads (what the store's identity must read):
-    the apps' secrets, the TrueNAS API key for democratic-csi, Velero's credentials."""
+    the apps' secrets, the TrueNAS API key for democratic-csi, Velero's credentials, Grafana's admin."""
     paths = {use.path for app in lab.apps for use in app.secrets}
+    kps = lab.platform.kube_prometheus_stack
+    if kps.enabled and kps.grafana_admin:
+        paths.add(parse_ref(kps.grafana_admin)[0])
     if lab.platform.democratic_csi.enabled and lab.storage.truenas and lab.storage.classes:
         paths.add(parse_ref(lab.storage.truenas.api_key)[0])
     if lab.platform.velero.enabled and lab.backup.velero:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from homelab.lab.refs import parse_ref
 from homelab.lab.vault_access import lab_vault_url
 from homelab.render.base import RenderedFile, header, normalise
+from homelab.render.kubernetes.storage import csi_protocols, democratic_csi_on
 from homelab.render.serializers import dump_yaml
 
 ROOT = "ansible"
@@ -25,6 +26,7 @@ ASSETS = ("assets", "ansible")
 
 # Groups the seed's inventory has, in the order they appear in inventory.yml.
 K8S_CP, K8S_CP_INIT, K8S_WORKER, K8S = "k8s_cp", "k8s_cp_init", "k8s_worker", "k8s"
+K8S_GPU = "k8s_gpu"  # the GPU nodes (nvidia_gpu role)
 ES_DATA, ES_MASTERS, ES = "elasticsearch_nodes", "elasticsearch_masters", "elasticsearch"
 ELASTIC_STACK = "elastic_stack"  # parent of elasticsearch, kibana and fleet (shared cluster facts)
 
@@ -59,6 +61,7 @@ def inventory(doc) -> dict:
             # The server that bootstraps the cluster (cluster-init): the first of clusters.k3s.servers.
             K8S_CP_INIT: hosts(k3s.servers[:1] if k3s else []),
             K8S_WORKER: hosts(k3s.agents if k3s else []),
+            K8S_GPU: hosts(n for n in (k3s.gpu.nodes if k3s else []) if n in {*k3s.servers, *k3s.agents}),
         }},
         ES: {"children": {
             ES_DATA: hosts(es.data_nodes if es else []),
@@ -148,6 +151,8 @@ def group_vars_k8s(doc) -> dict | None:
         "k3s_gpu_node_taints": [k3s.gpu.taint],
         "k3s_gpu_node_selector": {label_key: label_value},
         "k3s_token_secret": _secret(k3s.token),
+        # democratic-csi's node prerequisites for the protocols of the lab's storage classes (csi_node role)
+        "csi_node_protocols": csi_protocols(doc.lab) if democratic_csi_on(doc.lab) else [],
     } | ({"k3s_install_source": k3s.install_source} if k3s.install_source else {})
 
 
@@ -279,7 +284,7 @@ def render(doc) -> list[RenderedFile]:
     ]
     k8s = group_vars_k8s(doc)
     if k8s is not None:
-        files.append(_yaml_file("group_vars/k8s.yml", k8s, "The K3s cluster (k3s role)."))
+        files.append(_yaml_file("group_vars/k8s.yml", k8s, "The K3s cluster (k3s, csi_node roles)."))
     es = group_vars_elasticsearch(doc)
     if es is not None:
         files.append(_yaml_file("group_vars/elasticsearch.yml", es,

@@ -38,7 +38,7 @@ from homelab.render.kubernetes.common import (
 from homelab.render.kubernetes.external_secrets import app_secret_keys, app_secret_name
 from homelab.render.kubernetes.namespaces import namespaces
 from homelab.render.kubernetes.pieces import ingress_class
-from homelab.render.kubernetes.platform import platform_releases
+from homelab.render.kubernetes.platform import SERVER_SIDE_APPLY, platform_releases
 from homelab.render.serializers import LiteralStr
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -75,6 +75,7 @@ PLATFORM_CLUSTER_RESOURCES = [
     ("apiextensions.k8s.io", "CustomResourceDefinition"),
     ("gateway.networking.k8s.io", "GatewayClass"),  # Traefik's chart when its Gateway API provider is on
     ("networking.k8s.io", "IngressClass"),
+    ("node.k8s.io", "RuntimeClass"),  # nvidia, for the GPU workloads (kubernetes/gpu.py)
     ("rbac.authorization.k8s.io", "ClusterRole"),
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
     ("scheduling.k8s.io", "PriorityClass"),
@@ -203,9 +204,10 @@ def platform_applications(lab) -> list[tuple[str, dict]]:
         out.append((f"k8s/platform/{rel.name}.yaml", app))
     # ArgoCD manages its own installation from the same values the bootstrap `helm install` used.
     desc = "Argo CD itself (self-managed; bootstrap with helm install argocd using the same values)"
+    # argo-cd 10.1.1 templates/crds: applicationsets.argoproj.io (~340 KB) needs server-side apply.
     app = helm_application(
         lab, name="argocd", namespace=cd.namespace, chart=cd.chart, release="argocd", values_file=ARGOCD_VALUES,
-        project=platform_project(cd), wave=WAVES["operators"], layer="platform",
+        project=platform_project(cd), wave=WAVES["operators"], layer="platform", sync_options=SERVER_SIDE_APPLY,
         annotations={"homelab/description": desc},
         info=[{"name": "Description", "value": desc},
               {"name": "Chart", "value": f"{cd.chart.name} {cd.chart.version or '(unpinned)'}"}],
@@ -228,7 +230,10 @@ def argocd_values(lab) -> dict:
         },
     }
     if ingress_class(lab):
-        values["server"] = {"ingress": {"enabled": True, "ingressClassName": ingress_class(lab)}}
+        # argo-cd 10.1.1 server.ingress.extraTls: a tls entry without a secretName (Traefik's default
+        # certificate); server.ingress.tls would name a Secret argocd-server-tls nobody creates.
+        values["server"] = {"ingress": {"enabled": True, "ingressClassName": ingress_class(lab),
+                                        "extraTls": [{"hosts": [host]}]}}
     return values
 
 
@@ -273,8 +278,10 @@ def projects(lab) -> list[dict]:
         "spec": {
             "description": f"Platform components and the root app-of-apps of the {lab.name} lab",
             "sourceRepos": platform_repos,
-            # The root also writes app namespaces (Namespaces, ExternalSecrets) and Applications in argocd.
-            "destinations": _destinations(namespaces(lab)),
+            # The root also writes app namespaces (Namespaces, ExternalSecrets) and Applications in argocd;
+            # some charts put objects outside their own namespace (Release.other_namespaces).
+            "destinations": _destinations([*namespaces(lab),
+                                           *(ns for r in platform_releases(lab) for ns in r.other_namespaces)]),
             "clusterResourceWhitelist": _whitelist(cluster_kinds),
         },
     }

@@ -5,8 +5,9 @@ from __future__ import annotations
 from homelab.checks.base import Finding, rule
 from homelab.checks.rules.gpu_app_without_gpu_node import valid_gpu_nodes
 
-# A VM gets at most one passthrough GPU (`vms[].gpu` is a single device), so each GPU node advertises
-# one nvidia.com/gpu (without the device plugin's time-slicing, which homelab does not configure).
+# A VM gets at most one passthrough GPU (`vms[].gpu` is a single device). With time-slicing
+# (clusters.k3s.gpu.time_slicing) the node advertises more nvidia.com/gpu, but the rendered device plugin
+# config refuses a request for more than one share (failRequestsGreaterThanOne): a pod still gets one.
 GPUS_PER_VM = 1
 
 

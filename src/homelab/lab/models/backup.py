@@ -47,6 +47,13 @@ class VeleroBackup(Model):
     s3_url: str | None = None
     credentials: str = "backup/velero#access_key,secret_key"
     schedules: list[VeleroSchedule] = Field(default_factory=list)
+    ca_cert: str | None = Field(
+        default=None, pattern=r"^\s*-----BEGIN CERTIFICATE-----",
+        description="PEM of the CA that signed the s3_url host's certificate (public: not a secret), when it is "
+        "not a publicly trusted one, e.g. the lab's own CA.")
+    insecure_skip_tls_verify: bool = Field(
+        default=False, description="Do not verify the s3_url host's certificate (instead of ca_cert): anyone "
+        "between the cluster and the storage can read and change the backups.")
 
 
 class ZfsPolicy(Model):

@@ -29,6 +29,10 @@ class GpuNodes(Model):
         default="nvidia.com/gpu=true:NoSchedule",
         pattern=r"^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$",
     )
+    time_slicing: int = Field(
+        default=1, ge=1, le=64,
+        description="How many nvidia.com/gpu each GPU is advertised as (NVIDIA device plugin time-slicing "
+        "replicas): pods share the GPU in turns. 1 = no sharing, one pod per GPU.")
 
 
 class K3s(Model):

@@ -12,6 +12,7 @@ from homelab.render.docs.backup import backup_policy
 from homelab.render.docs.markdown import NONE, by_name, chart_ref, code, md_header, section, size, table
 from homelab.render.kubernetes.common import sorted_apps
 from homelab.render.kubernetes.gpu import GPU_RESOURCE, gpu_label, gpu_taint
+from homelab.render.kubernetes.images import image_settings
 
 
 def default_storage_class(lab) -> str | None:
@@ -63,6 +64,9 @@ def _details(lab, a) -> str:
         rows.append(["GPU", f"{a.gpu} × {GPU_RESOURCE}; node selector `{gpu_label(lab)}`, "
                             f"tolerates `{gpu_taint(lab)}`"])
     rows.append(["Backup", backup_policy(lab, a)])
+    note = image_settings(lab, a).note  # what the image leaves to do by hand (first login, ...)
+    if note:
+        rows.append(["Note", note])
     out = [table(["", a.name], rows)]
     if a.storage:
         out.append("\n")

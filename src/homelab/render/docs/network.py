@@ -59,6 +59,8 @@ def static_addresses(doc) -> dict[str, list[tuple[str, str, str]]]:
         if comp.enabled:
             for path, ip in _value_addresses(comp.values):
                 add(ip, cname, "", f"platform {cname} (values `{path}`)")
+            if getattr(comp, "load_balancer_ip", None):
+                add(comp.load_balancer_ip, cname, "", f"platform {cname} (`load_balancer_ip`, its LoadBalancer)")
     for ip in found:
         found[ip] = sorted(set(found[ip]))
     return found
@@ -160,7 +162,9 @@ def render_network(doc) -> str:
     out.append(section("MetalLB", _metallb(addresses, pools)))
     apps = sorted((a for a in lab.apps if a.ingress), key=lambda a: (a.ingress, a.namespace, a.name))
     out.append(section("Ingress hostnames",
-                       "Traefik terminates TLS for these names; each resolves to Traefik's MetalLB address.\n\n"
+                       "Traefik terminates TLS for these names; each resolves to Traefik's MetalLB address"
+                       + (f" ({lab.platform.traefik.load_balancer_ip})" if lab.platform.traefik.load_balancer_ip
+                          else "") + ".\n\n"
                        + table(["Host", "URL", "App", "Namespace"],
                                [[a.ingress, f"https://{a.ingress}", a.name, a.namespace] for a in apps])))
     names = _service_names(lab)

@@ -12,6 +12,9 @@ What this renders (ArgoCD `Application`s that deploy them are rendered by `argoc
   app's Secret: path and field only, never a value.
 - `storage`: `k8s/platform/democratic-csi-secrets.yaml`, democratic-csi's driver configs templated by
   external-secrets with the TrueNAS API key from Vault.
+- `monitoring`: `k8s/platform/grafana-admin.yaml`, Grafana's admin login from Vault (external-secrets).
+- `gpu`: `k8s/platform/nvidia-runtimeclass.yaml`, the `nvidia` RuntimeClass GPU pods name.
+- `images`: what some images need besides a port (env, args, a Redis broker), for app-template apps.
 - `velero`: `k8s/platform/velero-credentials.yaml` (its S3 credentials, likewise) and
   `k8s/platform/velero-schedules.yaml`, Velero `Schedule`s (lab.backup.velero + per-app backups).
 - `platform`: the platform's Helm releases and `<values_path>/platform/<release>.yaml`.
@@ -32,7 +35,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from homelab.render.base import RenderedFile
-from homelab.render.kubernetes import charts, external_secrets, metallb, namespaces, platform, storage, velero
+from homelab.render.kubernetes import (
+    charts,
+    external_secrets,
+    gpu,
+    metallb,
+    monitoring,
+    namespaces,
+    platform,
+    storage,
+    velero,
+)
 from homelab.render.kubernetes.common import has_cluster_content
 
 
@@ -46,6 +59,8 @@ def render(doc) -> Iterable[RenderedFile]:
         *external_secrets.store_files(lab),
         *storage.files(lab),
         *velero.credentials_files(lab),
+        *monitoring.files(lab),
+        *gpu.files(lab),
         *external_secrets.app_secret_files(lab),
         *velero.schedule_files(lab),
         *platform.files(lab),

@@ -20,6 +20,7 @@ Written to `<values_path>/<app>.yaml` and `<values_path>/platform/<release>.yaml
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 from homelab.lab.models.platform import Platform
@@ -29,10 +30,14 @@ from homelab.render.kubernetes.external_secrets import app_secret_keys, app_secr
 from homelab.render.kubernetes.gpu import (
     GPU_RESOURCE,
     GPU_RUNTIME_CLASS,
+    every_node_tolerations,
     gpu_node_selector,
     gpu_scheduling,
     gpu_toleration,
+    time_slicing_replicas,
 )
+from homelab.render.kubernetes.images import image_settings
+from homelab.render.kubernetes.monitoring import GRAFANA_ADMIN_SECRET
 from homelab.render.kubernetes.pieces import (
     claim,
     compact,
@@ -43,12 +48,14 @@ from homelab.render.kubernetes.pieces import (
     helm_create_ingress,
     image,
     ingress_class_key,
+    ingress_tls,
     resources,
     root_path,
     secret_key_ref,
 )
 from homelab.render.kubernetes.storage import csi_classes, driver_config_secret
 from homelab.render.kubernetes.velero import VELERO_CREDENTIALS
+from homelab.render.serializers import LiteralStr, dump_yaml
 
 # velero/velero-plugin-for-aws minor line paired with Velero 1.18 (1.14 <-> plugin 1.10, ... 1.18 <-> 1.14).
 VELERO_AWS_PLUGIN = "velero/velero-plugin-for-aws:v1.14.0"
@@ -59,24 +66,31 @@ VELERO_AWS_PLUGIN = "velero/velero-plugin-for-aws:v1.14.0"
 
 
 def app_template(lab, app) -> dict:
-    """bjw-s app-template v4: controllers / service / ingress / persistence (facts §5)."""
-    container = compact({"image": image(app), "env": env_map(app), "resources": resources(app)})
+    """bjw-s app-template v4: controllers / service / ingress / persistence (facts §5), plus what the image
+    needs (images.py: plain env, args, a broker as a second controller)."""
+    extra = image_settings(lab, app)
+    env = {**extra.env, **env_map(app)}
+    container = compact({"image": image(app), "args": extra.args, "env": env, "resources": resources(app)})
     controller = compact({
         # an RWO volume cannot be attached to two pods at once
         "strategy": "Recreate" if any(v.access_mode == "ReadWriteOnce" for v in app.storage) else None,
         "pod": gpu_scheduling(lab, app),
         "containers": {"main": container},
     })
-    service = {"main": {"controller": "main", "ports": {"http": {"port": app.port}}}}
+    services = {"main": {"controller": "main", "ports": {"http": {"port": app.port}}}} if app.port else {}
+    services.update(extra.services)
     route = {**root_path(), "service": {"identifier": "main", "port": "http"}}
-    ingress = {"main": {**ingress_class_key(lab), "hosts": [{"host": app.ingress, "paths": [route]}]}}
-    persistence = {
-        vol.name: {"type": "persistentVolumeClaim", **claim(vol), "globalMounts": [{"path": vol.mount}]}
-        for vol in app.storage
-    }
+    ingress = {"main": {**ingress_class_key(lab), "hosts": [{"host": app.ingress, "paths": [route]}],
+                        "tls": ingress_tls(app)}}
+    # app-template 4.1.1 globalMounts mount into every controller: with a second one (a broker), the app's
+    # volumes go to the main container only (advancedMounts.<controller>.<container>).
+    def mounts(vol) -> dict:
+        return ({"advancedMounts": {"main": {"main": [{"path": vol.mount}]}}} if extra.controllers
+                else {"globalMounts": [{"path": vol.mount}]})
+    persistence = {vol.name: {"type": "persistentVolumeClaim", **claim(vol), **mounts(vol)} for vol in app.storage}
     return compact({
-        "controllers": {"main": controller},
-        "service": service if app.port else None,
+        "controllers": {"main": controller, **extra.controllers},
+        "service": services,
         "ingress": ingress if app.ingress and app.port else None,
         "persistence": persistence,
     })
@@ -90,7 +104,10 @@ def ollama(lab, app) -> dict:
         "image": image(app),
         "ollama": compact({"gpu": gpu if app.gpu else None, "mountPath": vol.mount if vol else None}),
         "service": {"port": app.port} if app.port else None,  # also the container port in this chart
-        "resources": resources(app),
+        # ollama 1.77.0 templates/deployment.yaml merges the GPU limit from ollama.gpu.number under
+        # resources.limits: a GPU limit there would win and gpu.number be ignored.
+        # ...and renders resources (with that limit) only when resources is not empty.
+        "resources": resources(app, gpu=False) or ({"limits": {}} if app.gpu else None),
         **gpu_scheduling(lab, app),
         "extraEnv": env_list(app),
         "ingress": helm_create_ingress(lab, app),
@@ -119,9 +136,11 @@ def pihole(lab, app) -> dict:
     keys = app_secret_keys(app)
     admin = next((k for k in keys if "password" in k.field.lower()), None)
     ingress = {"enabled": True, **ingress_class_key(lab, "ingressClassName"), "hosts": [app.ingress],
-               **root_path()}
+               **root_path(), "tls": ingress_tls(app)}
     return compact({
         "image": image(app),
+        # pihole 2.38.0 serviceDhcp.enabled defaults to true (a NodePort on 67/udp): DHCP stays with the router.
+        "serviceDhcp": {"enabled": False},
         "admin": {"existingSecret": app_secret_name(app), "passwordKey": admin.key} if admin else None,
         "extraEnvVarsSecret": {k.env: secret_key_ref(app, k) for k in keys if k is not admin},
         "resources": resources(app),
@@ -148,8 +167,14 @@ def helm_create(lab, app) -> dict:
 
 
 def metallb(lab, variant=None) -> dict:
-    """metallb/metallb: the chart's defaults; the address pool is a custom resource (metallb.py)."""
-    return {}
+    """metallb/metallb: the address pools are custom resources (metallb.py); the speaker runs on every node."""
+    tolerations = every_node_tolerations(lab)
+    # metallb 0.16.1 templates/speaker.yaml appends speaker.tolerations to the control-plane ones; its
+    # frr-k8s 0.0.25 subchart (the default backend) reads frrk8s.tolerations for its DaemonSet.
+    return compact({
+        "speaker": compact({"tolerations": tolerations}),
+        "frr-k8s": compact({"frrk8s": compact({"tolerations": tolerations})}),
+    })
 
 
 def cert_manager(lab, variant=None) -> dict:
@@ -163,25 +188,51 @@ def external_secrets(lab, variant=None) -> dict:
 
 
 def traefik(lab, variant=None) -> dict:
-    """traefik/traefik: the default IngressClass, exposed as a LoadBalancer."""
-    return {
-        "ingressClass": {"enabled": True, "isDefaultClass": True},
-        "service": {"type": "LoadBalancer"},  # an address from the MetalLB pool
-    }
+    """traefik/traefik: the default IngressClass, exposed as a LoadBalancer at the lab's fixed address."""
+    # traefik 41.3.0 values service.spec: entries of the Service spec (there is no service.type).
+    service: dict = {"spec": {"type": "LoadBalancer"}}
+    address = lab.platform.traefik.load_balancer_ip
+    if address:
+        # MetalLB >= 0.15 reads the requested address from this annotation (spec.loadBalancerIP is deprecated).
+        service["annotations"] = {"metallb.io/loadBalancerIPs": address}
+    return {"ingressClass": {"enabled": True, "isDefaultClass": True}, "service": service}
 
 
 def kube_prometheus_stack(lab, variant=None) -> dict:
     """prometheus-community/kube-prometheus-stack."""
+    values: dict = {}
+    admin = lab.platform.kube_prometheus_stack.grafana_admin
+    if admin:
+        # grafana 9.3.1 (subchart) admin.existingSecret/userKey/passwordKey replace adminPassword (prom-operator).
+        values["grafana"] = {"admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user",
+                                       "passwordKey": "admin-password"}}
     # Pick up ServiceMonitors/PodMonitors of every release, not only this chart's own.
-    return {"prometheus": {"prometheusSpec": {
+    values["prometheus"] = {"prometheusSpec": {
         "podMonitorSelectorNilUsesHelmValues": False,
         "serviceMonitorSelectorNilUsesHelmValues": False,
-    }}}
+    }}
+    if every_node_tolerations(lab):
+        # prometheus-node-exporter (subchart) tolerations default to [NoSchedule Exists]; keep it, add the lab's.
+        values["prometheus-node-exporter"] = {
+            "tolerations": [{"effect": "NoSchedule", "operator": "Exists"}, *every_node_tolerations(lab)]}
+    return values
 
 
 def nvidia_device_plugin(lab, variant=None) -> dict:
-    """nvidia/k8s-device-plugin: runs on the GPU nodes only, with the nvidia runtime (gpu.py)."""
-    return {
+    """nvidia/k8s-device-plugin: runs on the GPU nodes only, with the nvidia runtime (gpu.py), sharing each
+    GPU by time-slicing when the lab asks for it (clusters.k3s.gpu.time_slicing)."""
+    values: dict = {}
+    replicas = time_slicing_replicas(lab)
+    if replicas > 1:
+        # nvidia-device-plugin 0.20.0 config.map/config.default: the plugin's config file (version v1,
+        # sharing.timeSlicing.resources[].replicas), served to it by the chart's config-manager sidecar.
+        config = {"version": "v1", "sharing": {"timeSlicing": {
+            # A pod asking for 2 shares of one GPU gets no more GPU: refuse such requests.
+            "failRequestsGreaterThanOne": True,
+            "resources": [{"name": GPU_RESOURCE, "replicas": replicas}],
+        }}}
+        values["config"] = {"map": {"default": LiteralStr(dump_yaml(config))}, "default": "default"}
+    return values | {
         "runtimeClassName": GPU_RUNTIME_CLASS,
         "nodeSelector": gpu_node_selector(lab),
         # The chart's default affinity wants NFD labels (feature.node.kubernetes.io/pci-10de.present);
@@ -205,11 +256,20 @@ def velero(lab, variant=None) -> dict:
         "snapshotsEnabled": False,
         "deployNodeAgent": True,  # file-system backup of PVC data (kopia)
     }
+    if every_node_tolerations(lab):
+        # velero 12.1.0 templates/node-agent-daemonset.yaml: nodeAgent.tolerations (the agent backs up the
+        # volumes of the pods on its node, the GPU node's too).
+        values["nodeAgent"] = {"tolerations": every_node_tolerations(lab)}
     if backup and backup.bucket:
         config = {"region": "minio", "s3ForcePathStyle": "true", **compact({"s3Url": backup.s3_url})}
-        values["configuration"] = {"backupStorageLocation": [{
-            "name": "default", "provider": "aws", "bucket": backup.bucket, "default": True, "config": config,
-        }]}
+        if backup.insecure_skip_tls_verify and not backup.ca_cert:
+            # velero-plugin-for-aws BSL config insecureSkipTLSVerify (a string, as every config value).
+            config["insecureSkipTLSVerify"] = "true"
+        location = {"name": "default", "provider": "aws", "bucket": backup.bucket, "default": True}
+        if backup.ca_cert:
+            # velero 12.1.0 templates/backupstoragelocation.yaml: caCert, a base64-encoded PEM bundle.
+            location["caCert"] = base64.b64encode(backup.ca_cert.strip().encode() + b"\n").decode()
+        values["configuration"] = {"backupStorageLocation": [{**location, "config": config}]}
     return values
 
 
@@ -229,6 +289,9 @@ def democratic_csi(lab, protocol: str) -> dict:
                       **({"fsGroupPolicy": "File"} if protocol == "nfs" else {})},
         "storageClasses": storage_classes,
         "volumeSnapshotClasses": [],
+        # democratic-csi 0.15.1 templates/node.yaml: node.tolerations (the node plugin mounts volumes on
+        # every node: without them, pods on a tainted node cannot mount theirs).
+        **({"node": {"tolerations": every_node_tolerations(lab)}} if every_node_tolerations(lab) else {}),
         "driver": {
             # The chart requires driver.config; with existingConfigSecret it mounts that Secret instead
             # of rendering one, so the TrueNAS API key never passes through Helm values.

@@ -25,8 +25,9 @@ def image(app) -> dict:
     return {"repository": app.image.repository, "tag": app.image.tag} if app.image else {}
 
 
-def resources(app) -> dict:
-    """`requests` / `limits` from the app's resources; a GPU app's GPUs are a limit."""
+def resources(app, *, gpu: bool = True) -> dict:
+    """`requests` / `limits` from the app's resources; a GPU app's GPUs are a limit (`gpu=False`: the chart
+    sets that limit itself)."""
     r = app.resources
     requests = compact({
         "cpu": r.cpu if r else None,
@@ -35,7 +36,7 @@ def resources(app) -> dict:
     limits = compact({
         "cpu": r.cpu_limit if r else None,
         "memory": quantity(r.memory_limit) if r and r.memory_limit else None,
-        GPU_RESOURCE: app.gpu,
+        GPU_RESOURCE: app.gpu if gpu else None,
     })
     return compact({"requests": requests, "limits": limits})
 
@@ -74,11 +75,19 @@ def root_path() -> dict:
     return {"path": "/", "pathType": "Prefix"}
 
 
+def ingress_tls(app) -> list[dict]:
+    """The Ingress `tls` entry for the app's host. Without it Traefik routes the host on plain HTTP only
+    (its websecure entry point terminates TLS only for routers with TLS); no secretName: Traefik's default
+    certificate serves it until the lab issues one."""
+    return [{"hosts": [app.ingress]}] if app.ingress else []
+
+
 def helm_create_ingress(lab, app) -> dict:
     """The `helm create` ingress shape (ollama, home-assistant and most community charts)."""
     if not app.ingress:
         return {}
-    return {"enabled": True, **ingress_class_key(lab), "hosts": [{"host": app.ingress, "paths": [root_path()]}]}
+    return {"enabled": True, **ingress_class_key(lab), "hosts": [{"host": app.ingress, "paths": [root_path()]}],
+            "tls": ingress_tls(app)}
 
 
 # -------------------------------------------------------------------------------------- persistence

@@ -16,6 +16,7 @@ from homelab.render.base import RenderedFile
 from homelab.render.kubernetes.charts import platform_values
 from homelab.render.kubernetes.common import WAVES, platform_values_file, yaml_file
 from homelab.render.kubernetes.external_secrets import store_credentials
+from homelab.render.kubernetes.monitoring import grafana_admin_on, grafana_admin_requires
 from homelab.render.kubernetes.storage import (
     DRIVER_CONFIG_KEY,
     csi_classes,
@@ -42,6 +43,12 @@ class Release:
     description: str
     sync_options: list[str] = field(default_factory=list)
     requires: list[str] = field(default_factory=list)  # out-of-band prerequisites, documented
+    other_namespaces: list[str] = field(default_factory=list)  # where the chart also puts objects
+
+
+# Objects above 256 KiB (CRDs) cannot go through client-side apply: kubectl keeps the whole object in the
+# last-applied annotation, and annotations may hold 262,144 bytes in all. ArgoCD applies them server-side.
+SERVER_SIDE_APPLY = ["ServerSideApply=true"]
 
 
 def platform_releases(lab) -> list[Release]:
@@ -61,9 +68,10 @@ def platform_releases(lab) -> list[Release]:
     if p.cert_manager.enabled:
         add("cert_manager", "cert-manager", "cert-manager: certificates")
     if p.external_secrets.enabled:
+        # external-secrets 2.9.0 templates/crds: clustersecretstores and secretstores are ~360 KB each.
         add("external_secrets", "external-secrets",
             "External Secrets Operator: syncs Vault KV v2 fields into Kubernetes Secrets",
-            requires=[store_credentials(lab)] if eso else [])
+            requires=[store_credentials(lab)] if eso else [], sync_options=SERVER_SIDE_APPLY)
     if p.traefik.enabled:
         add("traefik", "traefik", "Traefik ingress controller (LoadBalancer from MetalLB)")
     if democratic_csi_on(lab):
@@ -74,8 +82,13 @@ def platform_releases(lab) -> list[Release]:
                 f"democratic-csi {protocol.upper()} driver for TrueNAS: StorageClass "
                 + ", ".join(c.name for c in csi_classes(lab, protocol)), protocol, requires=requires)
     if p.kube_prometheus_stack.enabled:
+        # kube-prometheus-stack 75.18.1: charts/crds (prometheuses ~460 KB, ...) need server-side apply; its
+        # templates/exporters/{core-dns,kube-controller-manager,kube-etcd,kube-proxy,kube-scheduler}/service.yaml
+        # put the control-plane exporters' Services in kube-system.
         add("kube_prometheus_stack", "kube-prometheus-stack",
-            "Prometheus, Alertmanager and Grafana (kube-prometheus-stack)", sync_options=["ServerSideApply=true"])
+            "Prometheus, Alertmanager and Grafana (kube-prometheus-stack)", sync_options=SERVER_SIDE_APPLY,
+            other_namespaces=["kube-system"],
+            requires=[grafana_admin_requires(lab)] if grafana_admin_on(lab) and not eso else [])
     if p.nvidia_device_plugin.enabled:
         add("nvidia_device_plugin", "nvidia-device-plugin",
             "NVIDIA device plugin: advertises nvidia.com/gpu on the GPU nodes")

@@ -31,7 +31,7 @@ test: deps system-deps
 
 # The inner loop: no real validators or engines, no root-only test hosts, on every core.
 test-fast: deps
-	$(BIN)/python -m pytest -q -m "not validators and not root" -n auto
+	$(BIN)/python -m pytest -q -m "not validators and not root" -n auto --dist loadfile
 
 bench: deps
 	$(BIN)/python bench/run.py

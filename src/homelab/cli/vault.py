@@ -58,6 +58,10 @@ def up(lab: str = LabOption, address: str = AddressOption, embedded: bool = Embe
     from homelab.ops.vault_init import status
 
     st = status(c.target, c.doc.lab)
+    if not st["running"]:
+        from homelab.engines.vault.client import VaultUnreachableError
+
+        raise VaultUnreachableError(st["reason"], st["hint"])
     if fmt == "json":
         emit_json({"embedded": False, **st})
     else:
@@ -157,18 +161,29 @@ def seal(lab: str = LabOption, address: str = AddressOption, embedded: bool = Em
 def status(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
            state_dir: str = StateDirOption, keys_file: str = KeysOption, user: str = UserOption,
            fmt: str = FormatOption):
-    """Sealed or not, version, HA, mounts, auth methods, policies."""
-    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt)
+    """Running or not, sealed or not, version, HA, mounts, auth methods, policies. Exit 1 when Vault is not
+    running or does not answer (that is the status, not an engine failure)."""
+    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt, require_running=False)
     from homelab.errors import HomelabError
     from homelab.ops.vault_init import status as do_status
 
     api = None
-    try:
-        api = login(c, user, check_ready=False)
-    except HomelabError:  # no usable token: still report what needs none
-        if user:
-            raise
+    if c.target.address:
+        try:
+            api = login(c, user, check_ready=False)
+        except HomelabError:  # no usable token (or no answer): still report what needs none
+            if user:
+                raise
     st = do_status(c.target, c.doc.lab, api=api)
+    if not st["running"]:
+        if fmt == "json":
+            emit_json(st)
+        else:
+            emit(f"address:     {st['address']}" + (f" ({st['url']})" if st["url"] and st["url"] != st["address"]
+                                                    else ""))
+            emit(f"running:     no ({st['reason']})")
+            emit(f"  hint: {st['hint']}")
+        raise typer.Exit(1)
     if fmt == "json":
         emit_json(st)
         return
@@ -237,7 +252,13 @@ def rotate(paths: list[str] = typer.Argument(None, help="KV paths to rotate (def
         verb = "would rotate" if dry_run else "rotated"
         emit(f"{verb} {c.doc.lab.vault.kv_mount}/{r.path} ({r.kind}): version {r.old_version or '-'} -> "
              f"{r.new_version}")
+        for roll in r.roll:
+            emit(f"  must be rolled: {roll.who}\n    then: {roll.then}")
     emit(f"{len(rotations)} secret(s) {'would be ' if dry_run else ''}rotated")
+    rolled = [r.path for r in rotations if r.roll]
+    if rolled:
+        emit(f"{len(rolled)} of them held by running services ({', '.join(rolled)}): roll them as said above",
+             sys.stderr)
 
 @vault.command()
 def backup(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from homelab.lab.parts import component_on
 from homelab.lab.vault_access import external_secrets_on
 from homelab.render.base import RenderedFile
 from homelab.render.kubernetes.charts import platform_values
@@ -76,7 +77,7 @@ def platform_releases(lab) -> list[Release]:
     if p.kube_prometheus_stack.enabled:
         add("kube_prometheus_stack", "kube-prometheus-stack",
             "Prometheus, Alertmanager and Grafana (kube-prometheus-stack)", sync_options=["ServerSideApply=true"])
-    if p.nvidia_device_plugin.enabled:
+    if component_on(lab, "nvidia_device_plugin"):  # enabled, and the lab has GPU nodes
         add("nvidia_device_plugin", "nvidia-device-plugin",
             "NVIDIA device plugin: advertises nvidia.com/gpu on the GPU nodes")
     if p.velero.enabled:

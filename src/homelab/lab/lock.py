@@ -103,12 +103,11 @@ def read_lock(path: str | os.PathLike | None) -> Allocations:
     path = Path(path)
     if not path.is_file():
         return {}
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    import yaml  # PyYAML (libyaml), as the lab file itself is parsed: nothing more to import
 
     try:
-        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YAMLError) as exc:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise _bad(path, f"cannot be read: {type(exc).__name__}") from None
     if data is None:
         return {}

@@ -117,18 +117,20 @@ def _held(lab: Lab, lock: Allocations) -> dict[str, Allocation]:
     return {name: alloc for name, alloc in lock.items() if name not in names}
 
 
-def _locked_ip_ok(lab: Lab, ip: str | None, taken: set[str]) -> bool:
-    if not ip or ip in taken:
-        return False
+def _ip_checker(lab: Lab):
+    """(ip, taken) -> may this recorded address be kept? In the network, not its network or broadcast
+    address, not in the MetalLB pool, not taken. The network is parsed once, not per VM."""
     net = ipaddress.IPv4Network(lab.network.cidr)
-    addr = ipaddress.IPv4Address(ip)
-    if addr not in net or addr in (net.network_address, net.broadcast_address):
-        return False
-    if lab.network.pools.metallb:
-        lo, hi = parse_range(lab.network.pools.metallb)
-        if lo <= addr <= hi:
+    lo, hi = int(net.network_address) + 1, int(net.broadcast_address) - 1
+    metallb = tuple(int(a) for a in parse_range(lab.network.pools.metallb)) if lab.network.pools.metallb else None
+
+    def ok(ip: str | None, taken: set[str]) -> bool:
+        if not ip or ip in taken:
             return False
-    return True
+        n = int(ipaddress.IPv4Address(ip))
+        return lo <= n <= hi and not (metallb and metallb[0] <= n <= metallb[1])
+
+    return ok
 
 
 def _allocate_ips(lab: Lab, lock: Allocations) -> dict[str, tuple[str | None, bool]]:
@@ -136,10 +138,11 @@ def _allocate_ips(lab: Lab, lock: Allocations) -> dict[str, tuple[str | None, bo
     taken_ips = reserved_addresses(lab) | {vm.ip for vm in lab.vms if vm.ip}
     taken_ips |= {a.ip for a in _held(lab, lock).values() if a.ip}
     ips: dict[str, tuple[str | None, bool]] = {}
+    locked_ok = _ip_checker(lab) if lock else None
     for vm in sorted(lab.vms, key=lambda v: v.name):
         if vm.ip:
             ips.setdefault(vm.name, (vm.ip, False))
-        elif vm.name not in ips and _locked_ip_ok(lab, lock.get(vm.name, Allocation()).ip, taken_ips):
+        elif vm.name not in ips and locked_ok and locked_ok(lock.get(vm.name, Allocation()).ip, taken_ips):
             ips[vm.name] = (lock[vm.name].ip, True)
             taken_ips.add(lock[vm.name].ip)
     candidates = None

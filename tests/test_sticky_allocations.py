@@ -163,3 +163,17 @@ def test_a_recorded_value_that_is_no_longer_valid_is_allocated_anew():
                           "  - {name: kube01, role: k8s-control-plane, env: kubernetes, ip: 192.168.10.30}")
     inv = load_text(pinned, lock=lock).inventory.by_name
     assert inv["kube01"].ip == "192.168.10.30" and not inv["kube01"].ip_allocated  # a pin wins over the lock
+
+
+def test_the_lock_reads_back_what_it_writes_and_a_hand_reshaped_one(tmp_path):
+    from homelab.lab.lock import Allocation, lock_text, read_lock
+
+    allocs = {"kube01": Allocation("192.168.10.20", 100, "pve1"), "kibana": Allocation(node="pve2"),
+              "es01": Allocation(vmid=181)}
+    path = tmp_path / "homelab.lock"
+    path.write_text(lock_text(allocs))
+    assert read_lock(path) == allocs
+    path.write_text("version: 1\nvms:\n  kube01:\n    ip: 192.168.10.20\n    vmid: 100\n")  # block style, by hand
+    assert read_lock(path) == {"kube01": Allocation("192.168.10.20", 100)}
+    path.write_text(lock_text({}))
+    assert read_lock(path) == {} and "vms: {}" in path.read_text()

@@ -165,8 +165,8 @@ def test_app_add_validates_the_chart_and_plans_one_app(applied_lab, capsys):
     assert (tmp / "homelab.yaml").read_text() == before
 
     assert run(["app", "add", "sabnzbd", "--chart", "oci://ghcr.io/bjw-s-labs/helm/app-template@4.1.1",
-                "--namespace", "downloads", "--image", "lscr.io/linuxserver/sabnzbd:4.5.2", "--port", "8080",
-                "--no-render", "--format", "json"]) == 0
+                "--namespace", "downloads", "--create-namespace", "--image", "lscr.io/linuxserver/sabnzbd:4.5.2",
+                "--port", "8080", "--no-render", "--format", "json"]) == 0
     captured = capsys.readouterr()
     after = (tmp / "homelab.yaml").read_text()
     assert comments(after) == comments(before)
@@ -203,3 +203,61 @@ def test_vm_add_with_an_unusable_out_leaves_the_lab_untouched_and_can_be_rerun(a
     assert run(["vm", "add", "kube07", "--role", "k8s-worker", "--out", "out"]) == 0
     assert "name: kube07" in (tmp / "homelab.yaml").read_text()
     assert "kube07" in (tmp / "out" / "ansible" / "inventory.yml").read_text()
+
+
+APP_TEMPLATE = "https://bjw-s-labs.github.io/helm-charts/app-template@4.1.1"
+
+
+def test_app_add_refuses_a_new_namespace_without_consent(applied_lab, capsys):
+    tmp, _ = applied_lab
+    before = (tmp / "homelab.yaml").read_text()
+    assert run(["app", "add", "sabnzbd", "--chart", APP_TEMPLATE, "--namespace", "medai", "--no-render"]) == 2
+    err = capsys.readouterr().err
+    assert "namespace 'medai' is not declared in `namespaces`" in err and "--create-namespace" in err
+    assert "media" in err  # the namespaces it could have meant
+    assert (tmp / "homelab.yaml").read_text() == before
+
+
+def test_app_add_with_storage_secret_gpu_and_backup(applied_lab, capsys):
+    tmp, _ = applied_lab
+    assert run(["app", "add", "whisper", "--chart", APP_TEMPLATE, "--namespace", "llm",
+                "--image", "ghcr.io/example/whisper:1.2.3", "--port", "9000",
+                "--storage", "models:20GiB:/models", "--storage", "cache:1GiB:/cache:freenas-nfs-csi",
+                "--secret", "apps/plex#claim_token=PLEX_CLAIM", "--gpu", "1", "--backup", "daily:7",
+                "--no-render", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert actionable(captured.out) == {"argocd_app.llm/whisper": ("create", "not found on the live system")}
+    from homelab.lab.load import load_lab
+
+    app = next(a for a in load_lab(tmp / "homelab.yaml").lab.apps if a.name == "whisper")
+    assert [(v.name, v.size, v.mount, v.class_) for v in app.storage] == [
+        ("models", 20 * 2**30, "/models", None), ("cache", 2**30, "/cache", "freenas-nfs-csi")]
+    assert [(u.path, u.field, u.env) for u in app.secrets] == [("apps/plex", "claim_token", "PLEX_CLAIM")]
+    assert app.gpu == 1 and (app.backup.schedule, app.backup.retention_days) == ("daily", 7)
+    text = (tmp / "homelab.yaml").read_text()
+    assert "storage: [{name: models, size: 20GiB, mount: /models}, {name: cache, size: 1GiB, mount: /cache, " \
+           "class: freenas-nfs-csi}]" in text
+    for bad, says in ((["--storage", "models:/models"], "is not NAME:SIZE:MOUNT[:CLASS]"),
+                      (["--storage", "m:lots:/m"], "is not a size"),
+                      (["--secret", "apps/plex"], "is not PATH#FIELD[=ENV]"),
+                      (["--backup", "monthly"], "is not SCHEDULE[:DAYS]"),
+                      (["--gpu", "9"], "out of range 1-8")):
+        assert run(["app", "add", "x1", "--chart", APP_TEMPLATE, "--namespace", "llm", "--no-render", *bad]) == 2
+        assert says in capsys.readouterr().err, bad
+    # a secret the catalogue does not have: the edit is refused with the located finding
+    assert run(["app", "add", "x2", "--chart", APP_TEMPLATE, "--namespace", "llm", "--no-render",
+                "--secret", "apps/nothere#token"]) == 1
+    assert "unknown-secret" in capsys.readouterr().err
+
+
+def test_app_remove_plans_the_deletion_and_says_what_stays(applied_lab, capsys):
+    tmp, _ = applied_lab
+    before = (tmp / "homelab.yaml").read_text()
+    assert run(["app", "remove", "pihole", "--no-render", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert actionable(captured.out) == {"argocd_app.home-automation/pihole": ("delete", "no longer in homelab.yaml")}
+    after = (tmp / "homelab.yaml").read_text()
+    assert "name: pihole" not in after and comments(after) == comments(before)
+    assert "note: secret apps/pihole stays in the catalogue and in Vault" in captured.err
+    assert run(["app", "remove", "nothere", "--no-render"]) == 2
+    assert "there is no app named nothere" in capsys.readouterr().err

@@ -62,21 +62,30 @@ def test_wrong_unseal_key(openbao, tmp_path):
 
 def test_wrong_address_connection_refused(openbao):
     port = _closed_port()
-    for args in (("vault", "status"), ("secrets", "list"), ("vault", "up")):
+    for args in (("secrets", "list"), ("vault", "up")):
         proc = openbao.cli(*args, "--address", f"http://127.0.0.1:{port}")
         assert proc.returncode == 3, (args, proc.stderr)
         assert f"cannot reach Vault at 127.0.0.1:{port}: connection refused" in proc.stderr
         _no_traceback(proc)
+    # `vault status` reports a Vault that does not answer: that is its answer, not an engine failure
+    proc = openbao.cli("vault", "status", "--address", f"http://127.0.0.1:{port}")
+    assert proc.returncode == 1, proc.stderr
+    assert f"running:     no (cannot reach Vault at 127.0.0.1:{port}: connection refused)" in proc.stdout
+    _no_traceback(proc)
     proc = openbao.cli("vault", "status", env_extra={"HOMELAB_VAULT_ADDR": f"http://127.0.0.1:{port}"})
-    assert proc.returncode == 3 and "connection refused" in proc.stderr
+    assert proc.returncode == 1 and "connection refused" in proc.stdout
     proc = openbao.cli("vault", "status", "--address", "ftp://x")
     assert proc.returncode == 2 and "invalid Vault address" in proc.stderr
 
 
 def test_embedded_not_running(openbao, tmp_path):
     proc = openbao.cli("vault", "status", env_extra={"HOMELAB_STATE_DIR": str(tmp_path / ".homelab")})
-    assert proc.returncode == 3
-    assert "the embedded Vault is not running" in proc.stderr and "homelab vault up" in proc.stderr
+    assert proc.returncode == 1  # a status, not an engine failure (3)
+    assert "the embedded Vault is not running" in proc.stdout and "homelab vault up" in proc.stdout
+    proc = openbao.cli("vault", "status", "--format", "json", env_extra={"HOMELAB_STATE_DIR": str(tmp_path / "x")})
+    assert proc.returncode == 1 and json.loads(proc.stdout)["running"] is False
+    proc = openbao.cli("secrets", "list", env_extra={"HOMELAB_STATE_DIR": str(tmp_path / ".homelab")})
+    assert proc.returncode == 3 and "homelab vault up" in proc.stderr  # a command that needs Vault fails
 
 
 def test_permission_denied_and_invalid_token(openbao):

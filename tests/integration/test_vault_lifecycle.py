@@ -368,7 +368,7 @@ def test_backup_wipe_restore_all_secrets_equal(life):
     life.cli("vault", "restore", str(bad_dir / manifest_path.name), "--current-keys-file", str(new_keys), expect=1)
     assert "does not match its manifest" in life.outputs[-1]
 
-    out = life.cli("vault", "restore", str(manifest_path), "--current-keys-file", str(new_keys))
+    out = life.cli("vault", "restore", str(manifest_path), "--current-keys-file", str(new_keys), "-y")
     assert f"verified {len(life.snapshot_kv)} KV path(s)" in out
     restored = life.root()  # the backed-up Vault's root token works again
     assert all_kv(restored) == life.snapshot_kv  # every version of every secret equal
@@ -420,7 +420,7 @@ def test_restore_into_the_same_vault_rolls_back(life):
     admin = anon.with_token(anon.login_userpass("admin", keys["admin"]["password"]))
     rotated, version = admin.kv_read("apps/grafana")
     life.seen_secrets.add(rotated["admin_password"])
-    out = life.cli("vault", "restore", result["manifest"])
+    out = life.cli("vault", "restore", result["manifest"], "-y")
     assert "verified" in out
     admin = anon.with_token(anon.login_userpass("admin", keys["admin"]["password"]))
     assert admin.kv_read("apps/grafana")[1] == version - 1  # the rotation is undone

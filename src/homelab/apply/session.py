@@ -6,6 +6,7 @@ stale plan: the lab file changed (digest) or the state changed (serial) since it
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,8 +57,29 @@ class Session:
     def plan(self, *, targets=(), prune: bool = False) -> Plan:
         from homelab.plan.planner import make_plan
 
-        return make_plan(self.doc, state=self.store.resources(), serial=self.store.serial(), engines=self.engines,
+        state = self.store.resources()
+        self._keep_allocations(state)
+        return make_plan(self.doc, state=state, serial=self.store.serial(), engines=self.engines,
                          ctx=self.ctx, workdir=str(self.workdir), targets=targets, prune=prune)
+
+    def _keep_allocations(self, state: dict) -> None:
+        """Sticky allocations (lab/lock.py): VMs in state keep what they were given (adopted into the lock
+        when it has nothing for them), and the lock records what this plan allocates."""
+        from homelab.lab import lock
+
+        vms = {addr.split(".", 1)[1]: dict(res.attrs) for addr, res in state.items()
+               if addr.startswith("proxmox_vm.")}
+        adopted = lock.adopt(self.doc.lock, self.doc.lab, vms)
+        if adopted != self.doc.lock:
+            self.doc = dataclasses.replace(self.doc, lock=adopted)  # a new document: inventory resolved again
+            self.ctx = dataclasses.replace(self.ctx, doc=self.doc)
+        if self.doc.lock_file is not None:
+            text = lock.lock_update(self.doc.lock_file, lock.recorded(self.doc.inventory, set(vms), self.doc.lock),
+                                    self.doc.file)
+            if text is not None:
+                from homelab.lab.edit import write_atomic
+
+                write_atomic(self.doc.lock_file, text)
 
     def apply(self, plan: Plan, *, parallelism: int = 1, progress: Progress | None = None,
               break_lock: bool = False) -> ApplyReport:

@@ -84,17 +84,17 @@ class CliProgress:
         self._line(f"  | {text}")
 
 
-def confirm(yes: bool) -> None:
+def confirm(yes: bool, *, doing: str = "apply", question: str = "Apply these changes?",
+            hint: str = "review the plan and pass -y, or apply a saved plan (`homelab plan -o plan.json`)") -> None:
     from homelab.errors import UsageError
 
     if yes:
         return
     if not sys.stdin.isatty():
-        raise UsageError("refusing to apply without confirmation: there is no terminal to ask on",
-                         "review the plan and pass -y, or apply a saved plan (`homelab plan -o plan.json`)")
-    answer = typer.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
+        raise UsageError(f"refusing to {doing} without confirmation: there is no terminal to ask on", hint)
+    answer = typer.prompt(f"{question} Only 'yes' is accepted", default="", show_default=False)
     if answer.strip() != "yes":
-        emit("Apply cancelled.", sys.stderr)
+        emit(f"{doing.capitalize()} cancelled.", sys.stderr)
         raise typer.Exit(1)
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from homelab.cli._output import check_format, emit, emit_json
@@ -31,7 +33,12 @@ def explain(rule_id: str = typer.Argument(None, help="Rule id; omit to list ever
     if fmt == "json":
         emit_json({"id": found.id, "severity": found.severity.value, "summary": found.summary,
                    "doc": found.explain()})
-    else:
+    elif sys.stdout.isatty():  # a person reading: headings, bold and highlighted YAML instead of Markdown marks
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        Console().print(Markdown(found.explain(), code_theme="ansi_dark"))
+    else:  # piped or redirected: the Markdown itself (what `--format json` carries as "doc")
         emit(found.explain())
 
 

@@ -13,12 +13,15 @@ import sys
 import typer
 
 from homelab import __version__
+from homelab.cli._help import install_help  # noqa: E402 - help placeholders as click writes them
+
+install_help()
 
 app = typer.Typer(
     name="homelab",
     help="Run a whole homelab platform (Proxmox, Terraform, Ansible, K3s, ArgoCD, Vault) from one file.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -71,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     from homelab.errors import HomelabError
 
     args = list(sys.argv[1:] if argv is None else argv)
+    STATE["debug"] = False  # per run (main() may be called more than once in one process)
     if "--debug" in args[1:]:  # accepted after the subcommand too
         STATE["debug"] = True
         args = [args[0], *(a for a in args[1:] if a != "--debug")]

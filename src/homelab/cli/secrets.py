@@ -2,6 +2,7 @@
 
 Values are never taken from the command line: `put` prompts for each field with a hidden prompt
 (getpass) on a terminal, or reads one line per field from stdin (or a JSON object with --json).
+Without field names, `put` asks for the fields the lab's catalogue (vault.secrets) declares for PATH.
 `get` shows field names and version; values only with --reveal. Vault address and token as for
 `homelab vault` (see cli/vault.py). With `--user NAME` and a piped stdin, the first line is the
 password and the values follow.
@@ -82,7 +83,8 @@ secrets_app = typer.Typer(help="Put, get and list app secrets in Vault (values n
 
 @secrets_app.command()
 def put(path: str = typer.Argument(..., help="Path below the KV mount, e.g. apps/plex."),
-        fields: list[str] = typer.Argument(None, help="Field names; values are prompted (or read from stdin)."),
+        fields: list[str] = typer.Argument(None, help="Field names (default: the catalogue's fields of PATH); "
+                                           "values are prompted (or read from stdin, one line each)."),
         as_json: bool = typer.Option(False, "--json", help="Read a JSON object of field -> value from stdin."),
         lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
         state_dir: str = StateDirOption, keys_file: str = KeysOption, user: str = UserOption,
@@ -91,7 +93,10 @@ def put(path: str = typer.Argument(..., help="Path below the KV mount, e.g. apps
     from homelab.ops import secrets_kv
 
     c, api = _api(lab, address, embedded, state_dir, keys_file, user, fmt)
-    values = _read_values(list(fields or []), as_json)
+    fields = list(fields or [])
+    if not fields and not as_json:  # the catalogue's fields, prompted (or read from stdin) in its order
+        fields = secrets_kv.catalogue_fields(c.doc.lab, path)
+    values = _read_values(fields, as_json)
     version = secrets_kv.put(api, path, values)
     if fmt == "json":
         emit_json({"path": path.strip("/"), "version": version, "fields": sorted(values)})

@@ -24,6 +24,7 @@ from homelab.cli.options import (
     LabOption,
     StateDirOption,
     UserOption,
+    YesOption,
 )
 
 vault = typer.Typer(
@@ -56,6 +57,10 @@ def up(lab: str = LabOption, address: str = AddressOption, embedded: bool = Embe
     from homelab.ops.vault_init import status
 
     st = status(c.target, c.doc.lab)
+    if not st["running"]:
+        from homelab.engines.vault.client import VaultUnreachableError
+
+        raise VaultUnreachableError(st["reason"], st["hint"])
     if fmt == "json":
         emit_json({"embedded": False, **st})
     else:
@@ -155,18 +160,29 @@ def seal(lab: str = LabOption, address: str = AddressOption, embedded: bool = Em
 def status(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
            state_dir: str = StateDirOption, keys_file: str = KeysOption, user: str = UserOption,
            fmt: str = FormatOption):
-    """Sealed or not, version, HA, mounts, auth methods, policies."""
-    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt)
+    """Running or not, sealed or not, version, HA, mounts, auth methods, policies. Exit 1 when Vault is not
+    running or does not answer (that is the status, not an engine failure)."""
+    c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt, require_running=False)
     from homelab.errors import HomelabError
     from homelab.ops.vault_init import status as do_status
 
     api = None
-    try:
-        api = login(c, user, check_ready=False)
-    except HomelabError:  # no usable token: still report what needs none
-        if user:
-            raise
+    if c.target.address:
+        try:
+            api = login(c, user, check_ready=False)
+        except HomelabError:  # no usable token (or no answer): still report what needs none
+            if user:
+                raise
     st = do_status(c.target, c.doc.lab, api=api)
+    if not st["running"]:
+        if fmt == "json":
+            emit_json(st)
+        else:
+            emit(f"address:     {st['address']}" + (f" ({st['url']})" if st["url"] and st["url"] != st["address"]
+                                                    else ""))
+            emit(f"running:     no ({st['reason']})")
+            emit(f"  hint: {st['hint']}")
+        raise typer.Exit(1)
     if fmt == "json":
         emit_json(st)
         return
@@ -235,7 +251,13 @@ def rotate(paths: list[str] = typer.Argument(None, help="KV paths to rotate (def
         verb = "would rotate" if dry_run else "rotated"
         emit(f"{verb} {c.doc.lab.vault.kv_mount}/{r.path} ({r.kind}): version {r.old_version or '-'} -> "
              f"{r.new_version}")
+        for roll in r.roll:
+            emit(f"  must be rolled: {roll.who}\n    then: {roll.then}")
     emit(f"{len(rotations)} secret(s) {'would be ' if dry_run else ''}rotated")
+    rolled = [r.path for r in rotations if r.roll]
+    if rolled:
+        emit(f"{len(rolled)} of them held by running services ({', '.join(rolled)}): roll them as said above",
+             sys.stderr)
 
 @vault.command()
 def backup(lab: str = LabOption, address: str = AddressOption, embedded: bool = EmbeddedOption,
@@ -278,33 +300,85 @@ def restore(backup_file: str = typer.Argument(..., help="The .manifest.json (or 
                                                   help="Keys file of the Vault restored into, if it was "
                                                        "initialised anew (else VAULT_TOKEN; an uninitialised "
                                                        "Vault needs neither)."),
-            user: str = UserOption):
-    """Verify the checksum, restore the raft snapshot, unseal with the backed-up keys, verify the data."""
+            user: str = UserOption, yes: bool = YesOption):
+    """Verify the checksum, say what will be rolled back, restore the raft snapshot (onto an empty server
+    too), unseal with the backed-up keys, verify the data."""
     c = vault_ctx(lab, address, embedded, state_dir, keys_file, fmt)
     from pathlib import Path
 
+    from homelab.cli._run import confirm
+    from homelab.engines.vault.client import VaultApi
     from homelab.engines.vault.target import VaultTarget, authenticate, read_keys_file
-    from homelab.ops import vault_backup
+    from homelab.ops import vault_restore
+    from homelab.ops.vault_backup import load_manifest
 
-    vault_backup.load_manifest(Path(backup_file))  # checksum first, before anything else
+    manifest_path = Path(backup_file)
+    load_manifest(manifest_path)  # checksum first, before anything else
     backup_keys = read_keys_file(c.target.keys_file)
     current = None
-    from homelab.engines.vault.client import VaultApi
-
-    initialised = VaultApi(c.target.address, verify=c.target.verify).seal_status().get("initialized")
-    if initialised:  # token for the Vault as it is now: --user > VAULT_TOKEN > --current-keys-file/keys file
+    if VaultApi(c.target.address, verify=c.target.verify).seal_status().get("initialized"):
+        # a token for the Vault as it is now: --user > VAULT_TOKEN > --current-keys-file/keys file
         t = c.target
         cur_target = VaultTarget(t.address, t.embedded, t.state_dir,
                                  Path(current_keys_file) if current_keys_file else t.keys_file, t.verify)
         current = authenticate(cur_target, c.doc.lab, user=user)
-    result = vault_backup.restore(c.target, c.doc.lab, Path(backup_file), current_api=current,
-                                  backup_keys=backup_keys)
+    plan = vault_restore.prepare(c.target, c.doc.lab, manifest_path, backup_keys=backup_keys,
+                                 current_api=current)
+    err = sys.stderr
+    if fmt != "json":
+        emit(f"checksum verified: {plan.payload.name} (backup of {plan.created})", err)
+        for line in restore_preview(plan):
+            emit(line, err)
+    confirm(yes, doing="restore", question="Restore this backup?",
+            hint="read what the restore rolls back (above) and pass -y")
+    result = vault_restore.execute(plan, c.doc.lab, progress=None if fmt == "json" else
+                                   (lambda message: emit(f"  | {message}", err)))
     if fmt == "json":
         emit_json(result.to_json())
         return
-    emit(f"restored {result.file.name}; verified {result.verified_paths} KV path(s) against the manifest")
-    emit("  Vault now has the backed-up Vault's unseal keys and tokens (keys file: "
-         f"{c.target.keys_file})")
+    for line in restore_summary(result):
+        emit(line)
+
+
+def restore_preview(plan) -> list[str]:
+    where = "the embedded Vault" if plan.target.embedded else f"the Vault at {plan.target.address}"
+    if not plan.initialized:
+        return [f"{where} is empty: the restore brings back {len(plan.expected)} KV path(s), the policies, users "
+                f"and keys of the backed-up Vault ({plan.seal[1]} of {plan.seal[0]} keys unseal it)"]
+    lines = [f"restoring into {where} rolls it back to {plan.created}; policies, users and tokens become the "
+             "backup's (tokens issued since stop working)"]
+    if plan.current_kv is None:
+        return [*lines, "  (the current secrets cannot be listed with this token: what changes is not shown)"]
+    lines += [f"  {p}: version {now} -> {then}" for p, now, then in plan.rolled_back]
+    lines += [f"  {p}: created after the backup, will be gone" for p, _ in plan.removed]
+    lines += [f"  {p}: deleted since the backup, comes back at version {v}" for p, v in plan.returned]
+    lines.append(f"will roll back {len(plan.rolled_back)} KV path(s), remove {len(plan.removed)}, bring back "
+                 f"{len(plan.returned)}; {plan.unchanged} unchanged")
+    return lines
+
+
+def restore_summary(result) -> list[str]:
+    plan = result.plan
+    lines = []
+    if not plan.initialized:
+        lines.append(f"restored {result.verified_paths} KV path(s) from {result.file.name} (backup of "
+                     f"{plan.created}) onto the empty Vault; verified against the manifest")
+    else:
+        lines += [f"  {p}: version {now} -> {then}" for p, now, then in plan.rolled_back]
+        lines += [f"  {p}: created after the backup, gone" for p, _ in plan.removed]
+        lines += [f"  {p}: deleted since the backup, back at version {v}" for p, v in plan.returned]
+        if plan.current_kv is not None:
+            lines.append(f"rolled back {len(plan.rolled_back)} KV path(s), removed {len(plan.removed)}, brought "
+                         f"back {len(plan.returned)}; {plan.unchanged} unchanged")
+        lines.append(f"restored {result.file.name} (backup of {plan.created}); verified {result.verified_paths} "
+                     "KV path(s) against the manifest")
+    if result.restarted:
+        lines.append("  the embedded server was restarted to take the backed-up Vault's seal configuration")
+    lines.append(f"  Vault now has the backed-up Vault's unseal keys and tokens (keys file: {plan.target.keys_file})")
+    if result.keys_copied_to:
+        lines.append(f"  copied that keys file to {result.keys_copied_to} (mode 0600), where the other commands "
+                     "look for it")
+    return lines
 
 
 def register(app: typer.Typer) -> None:

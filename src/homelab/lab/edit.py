@@ -207,3 +207,10 @@ def _plain(text: str):
         return YAML(typ="safe").load(text)
     except YAMLError:
         return object()  # unequal to anything
+
+
+def reload(doc, text: str):
+    """The edited text of `doc`'s lab file, loaded as that lab (same name, same recorded allocations)."""
+    from homelab.lab.load import load_text
+
+    return load_text(text, doc.file, lock=doc.lock, lock_file=doc.lock_file)

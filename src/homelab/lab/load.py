@@ -1,8 +1,6 @@
-"""Load the lab file: bytes -> YAML -> plain data + source map -> typed `Lab`.
-
-Every failure becomes a `Diagnostic` with a place and a hint; all of them are collected and raised
-together as `LoadError` (exit code 2). Nothing here ever lets a traceback reach the user.
-"""
+"""Load the lab file: bytes -> YAML -> plain data + source map -> typed `Lab`. Every failure becomes a
+`Diagnostic` with a place and a hint; all are collected and raised together as `LoadError` (exit code 2).
+Nothing here ever lets a traceback reach the user."""
 
 from __future__ import annotations
 
@@ -32,12 +30,14 @@ class LabDocument:
     file: str
     digest: str
     data: dict = field(repr=False, default_factory=dict)
+    lock: dict = field(default_factory=dict)  # recorded allocations (lab/lock.py): name -> Allocation
+    lock_file: Path | None = None  # where they are kept (None: a lab not loaded from a file)
 
     @cached_property
     def inventory(self):
         from homelab.lab.resolve import resolve
 
-        return resolve(self.lab)
+        return resolve(self.lab, self.lock)
 
     def locate(self, path, *, key: bool = False) -> Location:
         return self.sourcemap.locate(path, key=key)
@@ -485,14 +485,16 @@ def _field_hint(model, loc) -> str | None:
     return None
 
 
-def load_text(text: str, name: str = "homelab.yaml") -> LabDocument:
+def load_text(text: str, name: str = "homelab.yaml", *, lock=None, lock_file=None) -> LabDocument:
     tree = parse_yaml(text, name)
     data, smap = to_plain(tree, name)
     lab = validate(data, smap)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return LabDocument(lab=lab, sourcemap=smap, file=name, digest=digest, data=data)
+    return LabDocument(lab, smap, name, digest, data, dict(lock or {}), lock_file)
 
 
 def load_lab(path: str | os.PathLike, display: str | None = None) -> LabDocument:
+    from homelab.lab.lock import beside  # the allocations recorded beside the lab file (homelab.lock)
+
     text, name = read_text(path, display)
-    return load_text(text, name)
+    return load_text(text, name, **beside(path))

@@ -2,7 +2,9 @@
 
 Pure and deterministic. Allocation walks VMs in name order so reordering the file changes
 nothing. Allocation never fails: what cannot be allocated stays None and a check reports it.
-Pinning addresses in the file (what `homelab vm add` does) keeps them stable for ever.
+Pinning addresses in the file (what `homelab vm add` does) keeps them stable for ever; so does the
+lock (lab/lock.py): an allocation recorded there is kept while it stays valid, and only VMs with
+none are allocated afresh. Precedence: pinned in the lab > recorded in the lock > allocated.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from homelab.lab.lock import Allocation, Allocations
 from homelab.lab.models import Lab
 from homelab.lab.models.roles import Role, builtin_roles
 from homelab.lab.types import GIB, MIB, parse_range
@@ -53,6 +56,7 @@ class ResolvedVm:
 class Inventory:
     vms: list[ResolvedVm] = field(default_factory=list)
     roles: dict[str, Role] = field(default_factory=dict)
+    held: dict[str, Allocation] = field(default_factory=dict)  # lock entries of VMs gone from the lab
 
     @property
     def by_name(self) -> dict[str, ResolvedVm]:
@@ -108,62 +112,100 @@ def _pool_candidates(lab: Lab):
         addr += 1
 
 
-def _allocate_ips(lab: Lab) -> dict[str, tuple[str | None, bool]]:
-    """Pinned addresses first, then allocate in name order: name -> (ip, allocated)."""
+def _held(lab: Lab, lock: Allocations) -> dict[str, Allocation]:
+    names = {vm.name for vm in lab.vms}
+    return {name: alloc for name, alloc in lock.items() if name not in names}
+
+
+def _ip_checker(lab: Lab):
+    """(ip, taken) -> may this recorded address be kept? In the network, not its network or broadcast
+    address, not in the MetalLB pool, not taken. The network is parsed once, not per VM."""
+    net = ipaddress.IPv4Network(lab.network.cidr)
+    lo, hi = int(net.network_address) + 1, int(net.broadcast_address) - 1
+    metallb = tuple(int(a) for a in parse_range(lab.network.pools.metallb)) if lab.network.pools.metallb else None
+
+    def ok(ip: str | None, taken: set[str]) -> bool:
+        if not ip or ip in taken:
+            return False
+        n = int(ipaddress.IPv4Address(ip))
+        return lo <= n <= hi and not (metallb and metallb[0] <= n <= metallb[1])
+
+    return ok
+
+
+def _allocate_ips(lab: Lab, lock: Allocations) -> dict[str, tuple[str | None, bool]]:
+    """Pinned addresses first, then the lock's, then allocate in name order: name -> (ip, allocated)."""
     taken_ips = reserved_addresses(lab) | {vm.ip for vm in lab.vms if vm.ip}
+    taken_ips |= {a.ip for a in _held(lab, lock).values() if a.ip}
     ips: dict[str, tuple[str | None, bool]] = {}
-    candidates = None
+    locked_ok = _ip_checker(lab) if lock else None
     for vm in sorted(lab.vms, key=lambda v: v.name):
         if vm.ip:
             ips.setdefault(vm.name, (vm.ip, False))
+        elif vm.name not in ips and locked_ok and locked_ok(lock.get(vm.name, Allocation()).ip, taken_ips):
+            ips[vm.name] = (lock[vm.name].ip, True)
+            taken_ips.add(lock[vm.name].ip)
+    candidates = None
+    for vm in sorted(lab.vms, key=lambda v: v.name):
+        if vm.name in ips:
             continue
         if candidates is None:
             candidates = (ip for ip in _pool_candidates(lab) if ip not in taken_ips)
         ip = next(candidates, None)
         if ip:
             taken_ips.add(ip)
-        ips.setdefault(vm.name, (ip, True))
+        ips[vm.name] = (ip, True)
     return ips
 
 
-def _allocate_vmids(lab: Lab) -> dict[str, tuple[int | None, bool]]:
+def _allocate_vmids(lab: Lab, lock: Allocations) -> dict[str, tuple[int | None, bool]]:
     lo, hi = lab.proxmox.vmid_range
     taken_ids = {vm.vmid for vm in lab.vms if vm.vmid is not None}
+    taken_ids |= {a.vmid for a in _held(lab, lock).values() if a.vmid is not None}
     vmids: dict[str, tuple[int | None, bool]] = {}
-    next_id = lo
     for vm in sorted(lab.vms, key=lambda v: v.name):
         if vm.vmid is not None:
             vmids.setdefault(vm.name, (vm.vmid, False))
+            continue
+        locked = lock.get(vm.name, Allocation()).vmid
+        if vm.name not in vmids and locked is not None and lo <= locked <= hi and locked not in taken_ids:
+            vmids[vm.name] = (locked, True)
+            taken_ids.add(locked)
+    next_id = lo
+    for vm in sorted(lab.vms, key=lambda v: v.name):
+        if vm.name in vmids:
             continue
         while next_id in taken_ids and next_id <= hi:
             next_id += 1
         if next_id <= hi:
             taken_ids.add(next_id)
-            vmids.setdefault(vm.name, (next_id, True))
+            vmids[vm.name] = (next_id, True)
             next_id += 1
         else:
-            vmids.setdefault(vm.name, (None, True))
+            vmids[vm.name] = (None, True)
     return vmids
 
 
-def _place(lab: Lab, memory_of) -> dict[str, tuple[str | None, bool]]:
-    """Pinned first; then name order, spreading HA groups, then least memory committed."""
+def _place(lab: Lab, memory_of, lock: Allocations) -> dict[str, tuple[str | None, bool]]:
+    """Pinned first, then the lock's; then name order, spreading HA groups, then least memory committed."""
     node_names = sorted(n.name for n in lab.proxmox.nodes)
     capacity = {n.name: n.memory for n in lab.proxmox.nodes}
     committed = dict.fromkeys(node_names, 0)
     group_nodes: dict[str, dict[str, int]] = {}
     placement: dict[str, tuple[str | None, bool]] = {}
     for vm in lab.vms:
-        if vm.node:
-            placement.setdefault(vm.name, (vm.node, False))
-            if vm.node in committed:
-                committed[vm.node] += memory_of(vm)
+        locked = lock.get(vm.name, Allocation()).node
+        if vm.node or (locked in committed and vm.name not in placement):
+            node = vm.node or locked
+            placement.setdefault(vm.name, (node, not vm.node))
+            if node in committed:
+                committed[node] += memory_of(vm)
                 group = spread_group(lab, vm.name)
                 if group:
                     counts = group_nodes.setdefault(group, {})
-                    counts[vm.node] = counts.get(vm.node, 0) + 1
+                    counts[node] = counts.get(node, 0) + 1
     for vm in sorted(lab.vms, key=lambda v: v.name):
-        if vm.node or vm.name in placement or not node_names:
+        if vm.name in placement or not node_names:
             continue
         group = spread_group(lab, vm.name)
         counts = group_nodes.setdefault(group, {}) if group else {}
@@ -176,7 +218,9 @@ def _place(lab: Lab, memory_of) -> dict[str, tuple[str | None, bool]]:
     return placement
 
 
-def resolve(lab: Lab) -> Inventory:
+def resolve(lab: Lab, lock: Allocations | None = None) -> Inventory:
+    """The lab's VMs, resolved. `lock`: allocations recorded before (lab/lock.py), kept while valid."""
+    lock = lock or {}
     roles = effective_roles(lab)
     default_role = Role(cores=2, memory="2GiB", disk="32GiB")
 
@@ -184,9 +228,9 @@ def resolve(lab: Lab) -> Inventory:
         role = roles.get(vm.role, default_role)
         return (vm.cores or role.cores, vm.memory or role.memory, vm.disk or role.disk)
 
-    ips, vmids = _allocate_ips(lab), _allocate_vmids(lab)
-    placement = _place(lab, lambda vm: resources(vm)[1])
-    inv = Inventory(roles=roles)
+    ips, vmids = _allocate_ips(lab, lock), _allocate_vmids(lab, lock)
+    placement = _place(lab, lambda vm: resources(vm)[1], lock)
+    inv = Inventory(roles=roles, held=_held(lab, lock))
     for index, vm in enumerate(lab.vms):
         cores, memory, disk = resources(vm)
         ip, ip_alloc = ips.get(vm.name, (vm.ip, False))

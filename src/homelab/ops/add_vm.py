@@ -117,11 +117,13 @@ def add_vm(doc, text: str, name: str, role: str, *, env: str | None = None, node
                          "nodes: " + ", ".join(sorted(n.name for n in lab.proxmox.nodes)))
 
     taken_ips = reserved_addresses(lab) | {vm.ip for vm in inv.vms if vm.ip}
+    taken_ips |= {a.ip for a in inv.held.values() if a.ip}  # removed VMs still in state keep theirs
     ip = next((a for a in _pool_candidates(lab) if a not in taken_ips), None)
     if ip is None:
         raise UsageError("no free address left in network.pools.vms", "widen the pool or remove a VM")
     lo, hi = lab.proxmox.vmid_range
     taken_ids = {vm.vmid for vm in inv.vms if vm.vmid is not None}
+    taken_ids |= {a.vmid for a in inv.held.values() if a.vmid is not None}
     vmid = next((i for i in range(lo, hi + 1) if i not in taken_ids), None)
     if vmid is None:
         raise UsageError(f"no free VMID left in proxmox.vmid_range {lo}-{hi}", "widen proxmox.vmid_range")
@@ -148,7 +150,7 @@ def add_vm(doc, text: str, name: str, role: str, *, env: str | None = None, node
     chosen, new_text, moved = None, None, {}
     for cand in candidates or [None]:
         candidate_text = edit(cand, {})
-        moved = _moved(candidate_text, doc.file, current)
+        moved = _moved(doc, candidate_text, current)
         if not moved:
             chosen, new_text = cand, candidate_text
             break
@@ -159,13 +161,14 @@ def add_vm(doc, text: str, name: str, role: str, *, env: str | None = None, node
     return VmEdit(name, new_text, role, env, ip, vmid, chosen, joined, pinned=sorted(moved) if moved else [])
 
 
-def _moved(text: str, name: str, current: dict[str, str | None]) -> list[str]:
-    """Existing VMs whose automatic placement the edited lab would change."""
+def _moved(doc, text: str, current: dict[str, str | None]) -> list[str]:
+    """Existing VMs whose automatic placement the edited lab would change (with the lab's lock, nothing
+    recorded there moves; this pins what is not recorded yet)."""
     from homelab.errors import LoadError
-    from homelab.lab.load import load_text
+    from homelab.lab.edit import reload
 
     try:
-        new = load_text(text, name).inventory.by_name
+        new = reload(doc, text).inventory.by_name
     except LoadError:
         return []  # reported by the caller's validation of the edited file
     return sorted(n for n, node in current.items() if n in new and new[n].node != node)
@@ -197,7 +200,7 @@ def remove_vm(doc, text: str, name: str) -> VmEdit:
             left.append(".".join(path))
     # the memory freed could move VMs without `node:`; pin them where they are
     current = {vm.name: vm.node for vm in doc.inventory.vms if vm.name != name}
-    moved = _moved(ed.dumps(), doc.file, current)
+    moved = _moved(doc, ed.dumps(), current)
     for vm_name in moved:
         entry = next(item for item in ed.get("vms") if hasattr(item, "get") and item.get("name") == vm_name)
         entry["node"] = current[vm_name]

@@ -35,11 +35,10 @@ class Committed:
 def commit_edit(doc, new_text: str, *, render: bool, out: str | None) -> Committed:
     from homelab.checks import run_checks
     from homelab.errors import LoadError
-    from homelab.lab.edit import write_atomic
-    from homelab.lab.load import load_text
+    from homelab.lab.edit import reload, write_atomic
 
     try:
-        new_doc = load_text(new_text, doc.file)
+        new_doc = reload(doc, new_text)  # with the lab's recorded allocations (homelab.lock)
     except LoadError as exc:
         raise EditRejected(f"{doc.file} was not changed: the edited file would not load", exc.diagnostics) from None
     diags = run_checks(new_doc)

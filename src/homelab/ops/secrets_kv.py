@@ -3,7 +3,9 @@
 put: new version of PATH with the given fields; fields already there and not given are kept
      (a KV v2 write replaces the whole secret, so the current fields are merged in, with
      check-and-set on the version read). Values come from the caller (stdin or a hidden prompt).
-get: field names, version and times; the values only when asked (`--reveal`).
+     Without field names, the fields of PATH in the lab's secret catalogue (`vault.secrets`).
+get: field names, version and times; the values only when asked (`--reveal`). A path without a
+     secret is not an engine failure: SecretNotFound (exit 1).
 list: the keys below PATH.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from homelab.engines.vault.client import VaultApi
-from homelab.errors import UsageError
+from homelab.errors import HomelabError, UsageError
 from homelab.secrets import REDACTOR, Secret
 
 
@@ -21,6 +23,22 @@ def _clean(path: str) -> str:
     if not path or ".." in path.split("/"):
         raise UsageError(f"invalid secret path {path!r}", "give a path below the KV mount, e.g. apps/plex")
     return path
+
+
+class SecretNotFound(HomelabError):
+    """Vault answered: there is no secret at that path (or version). Exit 1, like any lookup that finds nothing."""
+
+    exit_code = 1
+
+
+def catalogue_fields(lab, path: str) -> list[str]:
+    """The fields the lab's catalogue declares for PATH (what `secrets put PATH` prompts for)."""
+    path = _clean(path)
+    for spec in lab.vault.secrets:
+        if spec.path.strip("/") == path:
+            return list(spec.fields)
+    raise UsageError(f"{path} is not in the secret catalogue (vault.secrets): name the fields to set",
+                     f"homelab secrets put {path} FIELD [FIELD...], or add it to vault.secrets")
 
 
 def put(api: VaultApi, path: str, values: dict[str, Secret]) -> int:
@@ -54,9 +72,7 @@ def get(api: VaultApi, path: str, version: int | None = None) -> SecretView:
     path = _clean(path)
     current = api.kv_read(path, version)
     if current is None:
-        from homelab.engines.vault.client import VaultError
-
-        raise VaultError(f"no secret at {api.kv_mount}/{path}" + (f" version {version}" if version else ""),
+        raise SecretNotFound(f"no secret at {api.kv_mount}/{path}" + (f" version {version}" if version else ""),
                          "list what exists with `homelab secrets list`")
     data, ver = current
     meta = api.kv_metadata(path) or {}

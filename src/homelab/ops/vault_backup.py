@@ -14,10 +14,8 @@ Vault at the address answers unsealed. Run it on the Vault VM (or on a copy of t
 Retention: lab.backup.vault.retention newest backups are kept in lab.backup.vault.directory (a path
 starting with `.homelab/` lives under the state directory); older ones are deleted.
 
-Restore verifies size and sha256 first (nothing is sent to Vault when they do not match), then
-force-restores the snapshot (a snapshot of another cluster needs force), unseals with the keys of the
-backed-up Vault (after a restore Vault's keys are the snapshot's), and compares the KV inventory
-(paths and versions) with the manifest.
+The manifest also records the seal configuration (key shares and threshold) of the backed-up Vault:
+restoring onto an empty server needs it (see ops/vault_restore.py, which restores).
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ import hashlib
 import json
 import os
 import tarfile
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,10 +35,6 @@ from homelab.errors import StateError
 
 class BackupIntegrityError(StateError):
     """A backup file does not match its manifest/checksum."""
-
-
-class RestoreVerificationError(VaultError):
-    """After a restore the data does not match the manifest."""
 
 
 def _make_dir(out: Path) -> None:
@@ -146,7 +139,8 @@ def backup(api: VaultApi, lab, target: VaultTarget, lab_digest: str, *, director
     payload = out / f"{name}.snap"
     _write_private(payload, data)
     extra = {"vault_version": st.get("version"), "storage_type": st.get("storage_type") or "raft",
-             "lab_digest": lab_digest, "kv_mount": api.kv_mount, "kv": inventory}
+             "lab_digest": lab_digest, "kv_mount": api.kv_mount, "kv": inventory,
+             "shares": st.get("n"), "threshold": st.get("t")}
     return _finish(out, name, payload, "raft-snapshot", extra,
                    retention if retention is not None else lab.backup.vault.retention)
 
@@ -205,92 +199,3 @@ def load_manifest(path: Path) -> tuple[dict, Path]:
     if side.exists() and side.read_text().split()[0] != digest:
         raise BackupIntegrityError(f"{side.name} does not match {payload.name}", "use another backup")
     return manifest, payload
-
-
-@dataclass
-class RestoreResult:
-    file: Path
-    verified_paths: int
-    temporary_init: bool
-
-    def to_json(self) -> dict:
-        return {"file": str(self.file), "verified_paths": self.verified_paths,
-                "temporary_init": self.temporary_init}
-
-
-def restore(target: VaultTarget, lab, manifest_path: Path, *, current_api: VaultApi | None,
-            backup_keys: dict, factory=None) -> RestoreResult:
-    """Restore a raft snapshot into the Vault at target.
-
-    current_api: a token valid on the Vault as it is now (None: the Vault must be uninitialised; a
-    temporary 1-of-1 init is done and thrown away). backup_keys: the keys file content of the backed
-    up Vault (unseal keys + root token or admin credentials), needed once the snapshot is in.
-    """
-    from homelab.engines.vault.client import hvac_client
-    from homelab.engines.vault.target import register_secrets
-    from homelab.ops.vault_init import unseal
-
-    factory = factory or hvac_client
-    manifest, payload = load_manifest(manifest_path)
-    if manifest.get("kind") != "raft-snapshot":
-        raise VaultError(f"{payload.name} is a {manifest.get('kind')} backup, not a raft snapshot",
-                         "stop Vault and extract it into the data directory (tar -xzf) instead")
-    anon = VaultApi(target.address, verify=target.verify, factory=factory, kv_mount=lab.vault.kv_mount)
-    st = anon.seal_status()
-    temporary = False
-    if not st.get("initialized"):
-        resp = anon.initialize(1, 1)
-        register_secrets(resp)
-        anon.submit_unseal_key(resp["keys"][0])
-        anon.wait_active()
-        current_api = anon.with_token(resp["root_token"])
-        temporary = True
-    elif current_api is None:
-        from homelab.engines.vault.client import VaultTokenError
-
-        raise VaultTokenError("no token for the Vault being restored into",
-                              "pass --current-keys-file (its keys file) or set VAULT_TOKEN")
-    else:
-        current_api.require_ready()
-    current_api.restore_snapshot(payload.read_bytes(), force=True)
-    # The snapshot carries its own keyring: the node seals itself and needs the backed-up keys.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        st = anon.seal_status()
-        if st.get("sealed"):
-            break
-        if _token_works(anon, backup_keys):
-            break
-        time.sleep(0.3)
-    if anon.seal_status().get("sealed"):
-        unseal(target, keys=list(backup_keys.get("keys") or []), factory=factory)
-    anon.wait_active()
-    api = _api_from_keys(anon, backup_keys)
-    found = kv_inventory(api)
-    expected = manifest.get("kv") or {}
-    if found != expected:
-        missing = sorted(set(expected) - set(found))
-        differ = sorted(p for p in expected if p in found and found[p] != expected[p])
-        raise RestoreVerificationError(
-            f"restored data does not match the manifest: {len(missing)} path(s) missing, "
-            f"{len(differ)} with another version" + (f" (e.g. {(missing or differ)[0]})" if missing or differ else ""))
-    return RestoreResult(payload, len(found), temporary)
-
-
-def _api_from_keys(anon: VaultApi, keys: dict) -> VaultApi:
-    admin = keys.get("admin") or {}
-    if admin.get("user") and admin.get("password"):
-        return anon.with_token(anon.login_userpass(admin["user"], admin["password"]))
-    if keys.get("root_token"):
-        return anon.with_token(keys["root_token"])
-    from homelab.engines.vault.client import VaultTokenError
-
-    raise VaultTokenError("the backed-up Vault's keys file has no root token or admin credentials")
-
-
-def _token_works(anon: VaultApi, keys: dict) -> bool:
-    """True once the backed-up Vault's credentials work (the snapshot is in and the Vault unsealed)."""
-    try:
-        return _api_from_keys(anon, keys).token_valid()
-    except VaultError:
-        return False

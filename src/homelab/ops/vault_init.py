@@ -17,6 +17,7 @@ from homelab.engines.vault.client import (
     VaultError,
     VaultPermissionError,
     VaultTokenError,
+    VaultUnreachableError,
     hvac_client,
 )
 from homelab.engines.vault.target import (
@@ -139,12 +140,23 @@ def seal(api: VaultApi) -> bool:
 
 def status(target: VaultTarget, lab, *, api: VaultApi | None = None,
            factory: ClientFactory = hvac_client) -> dict:
-    """Seal state and version (no token needed); mounts, auth methods, policies when a token allows."""
+    """Seal state and version (no token needed); mounts, auth methods, policies when a token allows.
+
+    A Vault that is not running (the embedded server not started) or does not answer is a status too,
+    not an engine failure: `running` is False and `reason`/`hint` say why."""
+    where = "embedded" if target.embedded else target.address
+    if not target.address:
+        return {"address": where, "url": None, "running": False, "reason": "the embedded Vault is not running",
+                "hint": "start it with `homelab vault up`"}
     anon = VaultApi(target.address, verify=target.verify, factory=factory)
-    st = anon.seal_status()
+    try:
+        st = anon.seal_status()
+    except VaultUnreachableError as exc:
+        return {"address": where, "url": target.address, "running": False, "reason": exc.message, "hint": exc.hint}
     out: dict = {
-        "address": "embedded" if target.embedded else target.address,
+        "address": where,
         "url": target.address,
+        "running": True,
         "initialized": bool(st.get("initialized")),
         "sealed": bool(st.get("sealed")),
         "version": st.get("version"),

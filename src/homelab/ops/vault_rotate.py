@@ -4,16 +4,18 @@ Rotatable paths (below the KV mount): `automation/<user>` for every lab user and
 secret with `generate:`. No PATH = all of them. KV v2 keeps the previous value as version N-1.
 The new value is written to KV first (check-and-set on the version read), then the user's password
 is changed; if the process dies in between, `vault configure` resets the user to the stored value.
-Values are never printed.
+Values are never printed. Each rotation names what keeps a copy of the old value and must be rolled
+(lab/secret_uses.py: the K3s token, the elastic password, app Secrets, the External Secrets login).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from homelab.engines.vault.client import VaultApi, VaultError
 from homelab.engines.vault.engine import generate_value
 from homelab.errors import UsageError
+from homelab.lab.secret_uses import Roll, rolls_for
 from homelab.lab.vault_access import PASSWORD_FIELD, automation_path
 
 
@@ -24,10 +26,11 @@ class Rotation:
     old_version: int | None
     new_version: int | None
     dry_run: bool = False
+    roll: list[Roll] = field(default_factory=list)  # what keeps the old value and must be rolled
 
     def to_json(self) -> dict:
         return {"path": self.path, "kind": self.kind, "old_version": self.old_version,
-                "new_version": self.new_version, "dry_run": self.dry_run}
+                "new_version": self.new_version, "dry_run": self.dry_run, "roll": [r.to_json() for r in self.roll]}
 
 
 def rotatable(lab) -> dict[str, tuple[str, object]]:
@@ -56,7 +59,7 @@ def rotate(api: VaultApi, lab, paths: list[str] | None = None, *, dry_run: bool 
         if kind == "user" and api.read_user(obj.name) is None:
             raise VaultError(f"user {obj.name!r} does not exist in Vault yet", "run `homelab vault configure` first")
         if dry_run:
-            out.append(Rotation(path, kind, old_version, (old_version or 0) + 1, True))
+            out.append(Rotation(path, kind, old_version, (old_version or 0) + 1, True, rolls_for(lab, path)))
             continue
         if kind == "user":
             password = generate_value(32)
@@ -66,5 +69,5 @@ def rotate(api: VaultApi, lab, paths: list[str] | None = None, *, dry_run: bool 
             data = dict(current[0]) if current else {}
             data.update({f: generate_value(obj.generate.length, obj.generate.charset) for f in obj.fields})
             new_version = api.kv_write(path, data, cas=old_version or 0)
-        out.append(Rotation(path, kind, old_version, new_version))
+        out.append(Rotation(path, kind, old_version, new_version, roll=rolls_for(lab, path)))
     return out

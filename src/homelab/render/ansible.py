@@ -2,7 +2,9 @@
 
 Pure: `render(doc)` returns `RenderedFile`s and touches no filesystem except reading the static assets
 shipped in this package (`render/assets/ansible/`). Only `inventory.yml` and `group_vars/*.yml` depend
-on the lab; everything else is the same for every lab, so a reviewer reads the roles once.
+on the lab; the roles and playbooks are the same for every lab, so a reviewer reads them once — but a
+lab gets only those of the parts it has (`PARTS`: no Elasticsearch role for a lab without
+Elasticsearch, no Vault server role without `vault.server`), and `site.yml` imports only those.
 
 Secrets never appear here: every secret is a Vault reference (path + field) that the roles resolve at
 run time with the `community.hashi_vault.vault_kv2_get` lookup, under `no_log: true`.
@@ -15,6 +17,7 @@ from collections.abc import Iterable
 from importlib import resources
 from urllib.parse import urlsplit
 
+from homelab.lab.parts import lab_parts
 from homelab.lab.refs import parse_ref
 from homelab.lab.vault_access import lab_vault_url
 from homelab.render.base import RenderedFile, header, normalise
@@ -232,6 +235,29 @@ def group_vars_vault(doc) -> dict:
 
 
 # --------------------------------------------------------------------------------------------- assets
+# Asset path prefix -> the part of the lab it is for; rendered only when the lab has that part.
+PARTS = {
+    "roles/k3s/": "k3s", "playbooks/k3s.yml": "k3s",
+    "roles/elasticsearch/": "elasticsearch", "playbooks/elasticsearch.yml": "elasticsearch",
+    "playbooks/elasticsearch-rolling-upgrade.yml": "elasticsearch",
+    "roles/kibana/": "kibana", "playbooks/kibana.yml": "kibana",
+    "roles/fleet_server/": "fleet", "playbooks/fleet.yml": "fleet",
+    "roles/vault_server/": "vault", "playbooks/vault.yml": "vault",
+}
+_IMPORT = re.compile(r"import_playbook:\s*(\S+)")
+
+
+def _part_of(rel: str) -> str | None:
+    return next((part for prefix, part in PARTS.items() if rel == prefix or rel.startswith(prefix)), None)
+
+
+def _site(text: str, parts: set[str]) -> str:
+    """site.yml without the imports of playbooks the lab does not get (one blank-line-separated block each)."""
+    blocks = text.split("\n\n")
+    kept = [b for b in blocks if not (m := _IMPORT.search(b)) or _part_of(m.group(1)) in (None, *parts)]
+    return "\n\n".join(kept)
+
+
 def _asset_root():
     root = resources.files("homelab.render")
     for part in ASSETS:
@@ -259,10 +285,16 @@ def _with_header(rel: str, text: str) -> str:
     return header("#") + text
 
 
-def asset_files() -> list[RenderedFile]:
+def asset_files(parts: set[str] | None = None) -> list[RenderedFile]:
+    """The static roles and playbooks; with `parts`, only those of the lab's parts (lab_parts)."""
     files = []
     for rel, node in _walk(_asset_root()):
+        part = _part_of(rel)
+        if parts is not None and part is not None and part not in parts:
+            continue
         text = node.read_text(encoding="utf-8")
+        if rel == "site.yml" and parts is not None:
+            text = _site(text, parts)
         mode = 0o755 if rel.endswith(".sh") else 0o644
         files.append(RenderedFile(f"{ROOT}/{rel}", normalise(_with_header(rel, text)), mode))
     return files
@@ -280,8 +312,10 @@ def render(doc) -> list[RenderedFile]:
                    "Inventory: the seed's groups, one group per role (role_*) and environment (env_*)."),
         _yaml_file("group_vars/all.yml", group_vars_all(doc),
                    "Every host: domain, DNS, users and SSH keys, /etc/hosts, Vault address (no secrets)."),
-        _yaml_file("group_vars/vault.yml", group_vars_vault(doc), "The Vault server (vault_server role)."),
     ]
+    parts = lab_parts(doc.lab)
+    if "vault" in parts:
+        files.append(_yaml_file("group_vars/vault.yml", group_vars_vault(doc), "The Vault server (vault_server role)."))
     k8s = group_vars_k8s(doc)
     if k8s is not None:
         files.append(_yaml_file("group_vars/k8s.yml", k8s, "The K3s cluster (k3s, csi_node roles)."))
@@ -291,5 +325,5 @@ def render(doc) -> list[RenderedFile]:
                                 "The Elasticsearch cluster (elasticsearch role); secrets are Vault paths."))
         files.append(_yaml_file(f"group_vars/{ELASTIC_STACK}.yml", group_vars_elastic_stack(doc),
                                 "Cluster facts Kibana and Fleet Server share with Elasticsearch."))
-    files += asset_files()
+    files += asset_files(parts)
     return sorted(files, key=lambda f: f.path)

@@ -116,6 +116,8 @@ def readme(doc) -> str:
         vm_count=len(doc.inventory.vms),
         node_count=len(lab.proxmox.nodes),
         app_count=len(lab.apps),
+        parts=", ".join(p for p, has in (("a K3s cluster", lab.clusters.k3s), ("Elasticsearch", lab.clusters.elasticsearch),
+                                           ("Vault", True)) if has),
         directories="\n".join(directories),
         kv_mount=vault.kv_mount,
         proxmox_secret=lab.proxmox.credentials.token_secret.path,

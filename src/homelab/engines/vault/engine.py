@@ -301,7 +301,12 @@ class VaultEngine(Engine):
             target = target_for(ctx, require_running=False)
         except VaultError as exc:
             return EngineStatus(configured=False, reachable=False, reason=exc.message)
-        if not (os.environ.get("VAULT_TOKEN") or ctx.options.get("vault_token") or target.keys_file.exists()):
+        credentials = bool(os.environ.get("VAULT_TOKEN") or ctx.options.get("vault_token") or target.keys_file.exists())
+        if target.embedded and not target.address:  # before anything else: there is no server to talk to
+            then = "`homelab vault unseal`" if credentials else "`homelab vault init` and `homelab vault unseal`"
+            return EngineStatus(configured=credentials, reachable=False,
+                                reason=f"the embedded Vault is not running: start it with `homelab vault up`, then {then}")
+        if not credentials:
             return EngineStatus(configured=False, reachable=False,
                                 reason=f"no Vault credentials: VAULT_TOKEN is not set and {target.keys_file} does "
                                        "not exist (`homelab vault init` writes it)")

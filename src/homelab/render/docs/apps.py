@@ -8,6 +8,7 @@ which environment variable (`path#field`, never a value).
 
 from __future__ import annotations
 
+from homelab.lab.parts import component_on
 from homelab.render.docs.backup import backup_policy
 from homelab.render.docs.markdown import NONE, by_name, chart_ref, code, md_header, section, size, table
 from homelab.render.kubernetes.common import sorted_apps
@@ -96,7 +97,8 @@ def render_apps(doc) -> str:
             description = a.description.strip() + "\n\n" if a.description else ""
             out.append(section(a.name, description + _details(lab, a), level=3))
     out.append(section("Platform components", table(["Component", "Enabled", "Namespace", "Chart"], [
-        [name, "yes" if c.enabled else "no", c.namespace, chart_ref(c.chart)]
+        [name, "yes" if component_on(lab, name) else "no (no GPU nodes)" if c.enabled else "no", c.namespace,
+         chart_ref(c.chart)]
         for name, c in sorted(lab.platform.components().items())
     ])))
     return "".join(out)

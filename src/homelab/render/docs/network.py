@@ -11,6 +11,7 @@ import ipaddress
 import re
 from typing import NamedTuple
 
+from homelab.lab.parts import components_on
 from homelab.lab.types import parse_range
 from homelab.lab.vault_access import is_embedded
 from homelab.render.docs.markdown import NONE, md_header, section, table
@@ -55,7 +56,7 @@ def static_addresses(doc) -> dict[str, list[tuple[str, str, str]]]:
     for app in lab.apps:
         for path, ip in _value_addresses(app.values):
             add(ip, app.name, "", f"app {app.namespace}/{app.name} (values `{path}`)")
-    for cname, comp in lab.platform.components().items():
+    for cname, comp in components_on(lab).items():
         if comp.enabled:
             for path, ip in _value_addresses(comp.values):
                 add(ip, cname, "", f"platform {cname} (values `{path}`)")

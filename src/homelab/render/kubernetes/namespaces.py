@@ -7,6 +7,7 @@ access get the privileged Pod Security Standard on their namespace.
 
 from __future__ import annotations
 
+from homelab.lab.parts import components_on
 from homelab.render.base import RenderedFile
 from homelab.render.kubernetes.common import SYNC_OPTIONS, WAVES, meta, yaml_file
 
@@ -17,16 +18,16 @@ PRIVILEGED_COMPONENTS = ("democratic_csi", "kube_prometheus_stack", "metallb", "
 
 def namespaces(lab) -> list[str]:
     names = set(lab.namespaces) | {a.namespace for a in lab.apps}
-    names |= {c.namespace for c in lab.platform.components().values() if c.enabled}
+    names |= {c.namespace for c in components_on(lab).values()}
     if lab.gitops:
         names.add(lab.gitops.argocd.namespace)
     return sorted(names)
 
 
 def namespace_objects(lab) -> list[dict]:
-    components = lab.platform.components()
-    platform_ns = {c.namespace for c in components.values() if c.enabled}
-    privileged = {components[k].namespace for k in PRIVILEGED_COMPONENTS if components[k].enabled}
+    components = components_on(lab)
+    platform_ns = {c.namespace for c in components.values()}
+    privileged = {components[k].namespace for k in PRIVILEGED_COMPONENTS if k in components}
     app_ns = {a.namespace for a in lab.apps}
     objs = []
     for ns in namespaces(lab):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from homelab.lab.parts import component_on
 from homelab.lab.vault_access import external_secrets_on
 from homelab.render.base import RenderedFile
 from homelab.render.kubernetes.charts import platform_values
@@ -89,7 +90,7 @@ def platform_releases(lab) -> list[Release]:
             "Prometheus, Alertmanager and Grafana (kube-prometheus-stack)", sync_options=SERVER_SIDE_APPLY,
             other_namespaces=["kube-system"],
             requires=[grafana_admin_requires(lab)] if grafana_admin_on(lab) and not eso else [])
-    if p.nvidia_device_plugin.enabled:
+    if component_on(lab, "nvidia_device_plugin"):  # enabled, and the lab has GPU nodes
         add("nvidia_device_plugin", "nvidia-device-plugin",
             "NVIDIA device plugin: advertises nvidia.com/gpu on the GPU nodes")
     if p.velero.enabled:

@@ -220,6 +220,12 @@ def test_app_add_refuses_a_new_namespace_without_consent(applied_lab, capsys):
 
 def test_app_add_with_storage_secret_gpu_and_backup(applied_lab, capsys):
     tmp, _ = applied_lab
+    args = ["app", "add", "whisper", "--chart", APP_TEMPLATE, "--namespace", "llm", "--gpu", "1", "--no-render"]
+    assert run(args) == 1  # the lab's one GPU × 2 time-slicing replicas is taken by ollama and the webui
+    assert "gpu-capacity-exceeded" in capsys.readouterr().err
+    lab = tmp / "homelab.yaml"
+    assert "time_slicing: 2" in lab.read_text()
+    lab.write_text(lab.read_text().replace("time_slicing: 2", "time_slicing: 3"))
     assert run(["app", "add", "whisper", "--chart", APP_TEMPLATE, "--namespace", "llm",
                 "--image", "ghcr.io/example/whisper:1.2.3", "--port", "9000",
                 "--storage", "models:20GiB:/models", "--storage", "cache:1GiB:/cache:freenas-nfs-csi",

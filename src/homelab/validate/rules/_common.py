@@ -1,0 +1,34 @@
+"""Helpers the validate rules share."""
+
+from __future__ import annotations
+
+from homelab.validate.base import Finding
+
+
+def finding(ctx, o, message: str, hint: str | None = None, **kw) -> Finding:
+    """A finding about object `o`: at its document, or at its Application's `chart:` line."""
+    return Finding(o.file, o.line, message, hint, lab=ctx.lab_path_for_app(o.app), **kw)
+
+
+def app_finding(ctx, app, line: int, message: str, hint: str | None = None, **kw) -> Finding:
+    return Finding(app.doc.file, line, message, hint, lab=ctx.lab_path_for_app(app), **kw)
+
+
+def pod_spec(obj: dict) -> dict | None:
+    """The pod spec of a workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)."""
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    if kind == "Pod":
+        return spec
+    if kind == "CronJob":
+        return (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec")
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"):
+        return (spec.get("template") or {}).get("spec")
+    return None
+
+
+def replicas(obj: dict) -> int:
+    if obj.get("kind") in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"):
+        r = (obj.get("spec") or {}).get("replicas")
+        return int(r) if isinstance(r, int) else 1
+    return 1

@@ -32,3 +32,24 @@ def replicas(obj: dict) -> int:
         r = (obj.get("spec") or {}).get("replicas")
         return int(r) if isinstance(r, int) else 1
     return 1
+
+
+def cached_errors(ctx, tag: str, objs: list, compute) -> dict[int, list[str]]:
+    """{index: errors} of `compute(obj)` over `objs`, cached on disk per group of objects (by their content):
+    a warm run does not validate again what it validated before."""
+    from homelab.charts.template import key_of
+
+    groups: dict[tuple, list[int]] = {}
+    for i, o in enumerate(objs):
+        groups.setdefault((o.file, o.app.name if o.app else "", o.template is not None), []).append(i)
+    out: dict[int, list[str]] = {}
+    for members in groups.values():
+        key = key_of(tag, [objs[i].obj for i in members])
+        hit = ctx.template_cache.get(key)
+        if hit is None:
+            errors = {str(n): e for n, i in enumerate(members) if (e := compute(objs[i]))}
+            ctx.template_cache.put(key, errors)
+            hit = errors
+        for n, e in hit.items():
+            out[members[int(n)]] = e
+    return out

@@ -3,7 +3,7 @@ errors) of the kubernetes-validate bundle for the newest bundled version not new
 
 from homelab.validate import kube
 from homelab.validate.base import rule
-from homelab.validate.rules._common import finding
+from homelab.validate.rules._common import cached_errors, finding
 
 
 @rule("k8s-schema", "error", "an object does not match the strict Kubernetes schema of the lab's version")
@@ -12,15 +12,16 @@ def check(ctx):
     if directory is None:
         return
     version = directory.name.split("-")[0]
-    for o in ctx.platform.objects:
-        if (o.group, o.kind) in ctx.platform.crd_scope or not kube.builtin_group(o.group):
-            continue  # a custom resource: see custom-resource-schema
+    builtin = [o for o in ctx.platform.objects
+               if (o.group, o.kind) not in ctx.platform.crd_scope and kube.builtin_group(o.group)]
+
+    def errors(o):
         validator = kube.builtin_validator(directory, o.api_version, o.kind)
         if validator is None:
-            yield finding(ctx, o, f"{o.where}: Kubernetes {version} does not serve {o.kind} in {o.api_version}",
-                          "use an apiVersion this Kubernetes version serves")
-            continue
-        errors = kube.first_errors(validator, o.obj)
-        if errors:
-            yield finding(ctx, o, f"{o.where} is invalid for Kubernetes {version}: " + "; ".join(errors),
-                          "fix the field (the API server rejects the object)")
+            return [f"Kubernetes {version} does not serve {o.kind} in {o.api_version}"]
+        return kube.first_errors(validator, o.obj)
+
+    for i, errs in sorted(cached_errors(ctx, f"k8s-schema/{directory.name}", builtin, errors).items()):
+        o = builtin[i]
+        yield finding(ctx, o, f"{o.where} is invalid for Kubernetes {version}: " + "; ".join(errs),
+                      "fix the field (the API server rejects the object)")

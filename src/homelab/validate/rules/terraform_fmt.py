@@ -1,0 +1,28 @@
+"""Every Terraform file is canonical (`terraform fmt -check`): the terraform binary on PATH decides."""
+
+import os
+import shutil
+import subprocess
+
+from homelab.diagnostics import Severity
+from homelab.validate.base import Finding, rule
+
+
+@rule("terraform-fmt", "warning", "a Terraform file is not formatted as `terraform fmt` writes it", area="terraform")
+def check(ctx):
+    if not ctx.tree.files("tf", (".tf",)):
+        return
+    tf = shutil.which("terraform")
+    if tf is None:
+        yield Finding("tf", 0, "terraform is not on PATH: `terraform fmt -check` was not run",
+                      "install Terraform to have the formatting checked", severity=Severity.INFO)
+        return
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": os.devnull}
+    proc = subprocess.run([tf, "fmt", "-check", "-recursive", "-list=true", "tf"], cwd=ctx.root,
+                          capture_output=True, text=True, env=env, timeout=120)
+    if proc.returncode not in (0, 3):
+        yield Finding("tf", 0, f"terraform fmt failed: {(proc.stderr or proc.stdout).strip()[:300]}")
+        return
+    for line in sorted(set(proc.stdout.split())):
+        path = line if line.startswith("tf/") else f"tf/{line}"
+        yield Finding(path, 1, "not formatted as `terraform fmt` writes it", "run `terraform fmt -recursive tf`")

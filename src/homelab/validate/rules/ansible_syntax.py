@@ -50,9 +50,11 @@ def check(ctx):
                               capture_output=True, text=True, env=env(), timeout=300)
         if proc.returncode != 0:
             text = (proc.stderr or proc.stdout).strip()
-            m = re.search(r"'?([^\s']+\.ya?ml)'?: line (\d+)", text) or re.search(r"([^\s:]+\.ya?ml):(\d+)", text)
+            # ansible-core 2.19: "Origin: /abs/path/site.yml:5:7"; older: "The error appears to be in '...': line 5"
+            m = re.search(r"Origin: (\S+?\.ya?ml):(\d+)", text) or re.search(r"'([^']+\.ya?ml)': line (\d+)", text)
             path, line = (m.group(1), int(m.group(2))) if m else (book, 1)
-            path = path if path.startswith("ansible/") else f"ansible/{os.path.relpath(path, ctx.root / 'ansible') if os.path.isabs(path) else path}"
+            base = ctx.root / "ansible"
+            path = "ansible/" + (os.path.relpath(path, base) if os.path.isabs(path) else path)
             first = next((ln for ln in text.splitlines() if "ERROR" in ln), text.splitlines()[0] if text else "")
             yield Finding(path, line, f"{book}: syntax check failed: {first.strip()[:300]}",
                           "fix the playbook/role (ansible-playbook refuses to run it)")

@@ -21,9 +21,13 @@ from homelab.scan.scanner import scan
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def rnd(n: int, alphabet: str = string.ascii_letters + string.digits, seed=[0]) -> str:
-    seed[0] += 1
-    r = random.Random(1000 + seed[0])
+_SEED = [0]
+
+
+def rnd(n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+    """Made-up secret material: deterministic, and never written into this repository."""
+    _SEED[0] += 1
+    r = random.Random(1000 + _SEED[0])
     return "".join(r.choice(alphabet) for _ in range(n))
 
 

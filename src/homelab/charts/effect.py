@@ -5,8 +5,11 @@ misspelt or moved key: traefik 41.3.0 reads `service.spec.type`, not `service.ty
 Cost control (each probe is one `helm template`):
 - a whole mapping is probed first; only when removing it changes the output are its keys probed;
 - a scalar string (6+ characters, not a number or boolean) that appears in the templated output and not
-  in the output of the chart's defaults is taken as used without a probe (it reached the manifests);
-- templates whose output differs between two renders of the same values (random passwords, generated
+  in the output of the chart's defaults is taken as used without a probe (it reached the manifests) —
+  unless another key of the values holds the same string (then that key may be what reached them);
+- outputs are compared normalised: the documents of a template sorted (app-template 4.1.1 emits them in an
+  order that varies from render to render: it ranges over Sprig `keys`, which is unordered);
+- templates whose output still differs between two renders of the same values (random passwords, generated
   certificates) are left out of every comparison;
 - the result is cached with the templating (same key: chart digest + values hash).
 """
@@ -76,6 +79,26 @@ def _default_at(defaults, path: tuple):
 _MISSING = object()
 
 
+def _count_strings(node, counts: dict) -> None:
+    if isinstance(node, dict):
+        for v in node.values():
+            _count_strings(v, counts)
+    elif isinstance(node, list):
+        for v in node:
+            _count_strings(v, counts)
+    elif isinstance(node, str):
+        counts[node] = counts.get(node, 0) + 1
+
+
+def normalise(manifests: dict[str, str]) -> dict[str, str]:
+    """Each template's documents, sorted: the same objects in another order compare equal."""
+    out = {}
+    for name, text in manifests.items():
+        docs = sorted(d.strip() for d in ("\n" + text).split("\n---") if d.strip())
+        out[name] = "\n---\n".join(docs)
+    return out
+
+
 class _Probe:
     def __init__(self, chart_path: str, values: dict, release: str, namespace: str):
         from homelab.charts import helm
@@ -93,10 +116,12 @@ class _Probe:
         except helm.ChartError:
             self.defaults_text = ""
         self.baseline_text = "\n".join(self.baseline.values())
+        self.repeated: dict = {}
+        _count_strings(values, self.repeated)
 
     def _render(self, values: dict) -> dict:
         self.probes += 1
-        return self.helm.render(self.args[0], values, **self.kw)
+        return normalise(self.helm.render(self.args[0], values, **self.kw))
 
     def _stable(self, out: dict) -> dict:
         return {k: v for k, v in out.items() if k not in self.unstable}
@@ -114,7 +139,7 @@ class _Probe:
             return False  # the change breaks the chart: the key matters
 
     def reached_output(self, value) -> bool:
-        if not isinstance(value, str) or len(value) < 6 or _PLAIN.match(value):
+        if not isinstance(value, str) or len(value) < 6 or _PLAIN.match(value) or self.repeated.get(value, 0) > 1:
             return False
         return value in self.baseline_text and value not in self.defaults_text
 

@@ -40,11 +40,12 @@ def _wrap(what: str, exc: Exception) -> ChartError:
                       "\n".join(text[1:6]) or None)
 
 
+@functools.lru_cache(maxsize=64)
 def load(path: str):
-    """A freshly loaded chart. Never share one between renders: a loaded chart is NOT immutable in
-    helm-python-sdk 0.2.2 — rendering app-template 4.1.1 with one app's values changes what the same
-    handle renders for another app's values afterwards (found by tests/charts: the same values gave two
-    outputs). Close it after use (a context manager)."""
+    """A loaded chart, kept for the process (helm-python-sdk: "Charts are immutable and safe to share").
+    NB: the order of the documents inside one template's output can differ between two renders of the same
+    values (app-template 4.1.1 ranges over Sprig `keys`, which is unordered): compare outputs normalised
+    (effect.normalise), never byte for byte."""
     h = _helm()
     try:
         return h.Chart.load(os.fspath(path))
@@ -55,17 +56,16 @@ def load(path: str):
 def render(path: str, values: dict[str, Any], *, name: str, namespace: str) -> dict[str, str]:
     """`helm template` of the chart at `path`: {template path: manifest text}."""
     h = _helm()
-    with load(path) as chart:
-        try:
-            return chart.render(values=values, name=name, namespace=namespace, is_install=True)
-        except h.HelmError as exc:
-            raise _wrap(f"helm template {name} ({os.path.basename(path)}) failed", exc) from None
+    try:
+        return load(os.fspath(path)).render(values=values, name=name, namespace=namespace, is_install=True)
+    except h.HelmError as exc:
+        raise _wrap(f"helm template {name} ({os.path.basename(path)}) failed", exc) from None
 
 
 @functools.lru_cache(maxsize=64)
 def _facts(path: str) -> tuple:
-    with load(path) as chart:
-        return chart.crds, chart.values, {f["name"]: f["data"] for f in chart.files}
+    chart = load(path)
+    return chart.crds, chart.values, {f["name"]: f["data"] for f in chart.files}
 
 
 def crds(path: str) -> list[dict[str, str]]:

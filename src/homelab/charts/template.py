@@ -24,6 +24,7 @@ class Templated:
     crds: list[tuple[str, dict]] = field(default_factory=list)  # the chart's crds/ (unless skipped)
     error: str | None = None
     from_cache: bool = False
+    key: str = ""  # the cache key: names this templating (chart digest + values + release + namespace)
     extra: dict = field(default_factory=dict)  # what other analyses cached with it (see effect.py)
 
 
@@ -87,8 +88,9 @@ class DiskCache:
         return data
 
     def put(self, key: str, data: dict) -> None:
+        """Keep `data` (JSON-shaped: str keys, JSON types — else it is kept in memory only)."""
         self.memory[key] = data
-        if self.dir is None:
+        if self.dir is None or not jsonable(data):
             return
         import tempfile
 
@@ -103,16 +105,25 @@ class DiskCache:
             pass  # a cache that cannot be written only costs time
 
 
+def jsonable(node) -> bool:
+    """JSON keeps it as it is (a YAML int key or date would come back changed)."""
+    if isinstance(node, dict):
+        return all(isinstance(k, str) and jsonable(v) for k, v in node.items())
+    if isinstance(node, list | tuple):
+        return all(jsonable(v) for v in node)
+    return node is None or isinstance(node, str | int | float | bool)
+
+
 def template(chart_path: str | os.PathLike, digest: str, values: dict, *, release: str, namespace: str,
              include_crds: bool, cache: DiskCache) -> Templated:
     key = key_of("template", digest, values, release, namespace, include_crds)
     hit = cache.get(key)
     if hit is not None:
         return Templated([tuple(o) for o in hit["objects"]], [tuple(o) for o in hit["crds"]], hit["error"], True,
-                         hit.get("extra", {}))
+                         key, hit.get("extra", {}))
     from homelab.charts import helm
 
-    result = Templated()
+    result = Templated(key=key)
     try:
         result.objects = parse_manifests(helm.render(os.fspath(chart_path), values, name=release,
                                                      namespace=namespace))

@@ -26,11 +26,11 @@ class Context:
         from homelab.validate.tree import RepoTree
 
         self.root = Path(repo)
-        self.tree = RepoTree(self.root)
         self.doc = doc
         self.options = options or Options()
         self.chart_caches = [ChartCache(d) for d in self.options.charts_dirs]
         self.template_cache = DiskCache(self.options.cache_dir)
+        self.tree = RepoTree(self.root, self.template_cache)
 
     @functools.cached_property
     def facts(self):

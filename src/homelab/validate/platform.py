@@ -27,6 +27,7 @@ class KObj:
     origin: str = "repo"  # repo | chart | crd
     template: str | None = None
     doc: Doc | None = None
+    source: str = ""  # what it was made from (file content hash / templating key): names it in cache keys
 
     @property
     def kind(self) -> str:
@@ -174,7 +175,7 @@ def build(tree: RepoTree, charts) -> Platform:
             app.charts.append(run)
             charts(app, run)
     for d in docs:
-        o = KObj(d.data, d.file, d.line, app=owned.get(id(d)), doc=d)
+        o = KObj(d.data, d.file, d.line, app=owned.get(id(d)), doc=d, source=f"{d.key}#{d.index}")
         p.objects.append(o)
         if o.app:
             o.app.objects.append(o)
@@ -186,7 +187,8 @@ def build(tree: RepoTree, charts) -> Platform:
             for origin, items in (("crd", t.crds), ("chart", t.objects)):
                 for template, obj in items:
                     if _is_object(obj):
-                        o = KObj(obj, app.doc.file, run.line, app=app, origin=origin, template=template)
+                        o = KObj(obj, app.doc.file, run.line, app=app, origin=origin, template=template,
+                                 source=f"{t.key}#{origin}")
                         app.objects.append(o)
                         p.objects.append(o)
     for o in p.objects:

@@ -53,9 +53,24 @@ def parse(path: str, text: str) -> TfFile:
                       int(m.group(1)) if m else 1)
 
 
+def _parse_cached(ctx, path: str, text: str) -> TfFile:
+    """python-hcl2 (a lark parser) needs ~2 s for a 1,000-VM main.tf: parses are cached by content."""
+    import hashlib
+
+    from homelab.charts.template import key_of
+
+    key = key_of("hcl", hashlib.sha256(text.encode()).hexdigest())
+    hit = ctx.template_cache.get(key)
+    if hit is not None:
+        return TfFile(path, text, hit["data"], hit["error"], hit["line"])
+    f = parse(path, text)
+    ctx.template_cache.put(key, {"data": f.data, "error": f.error, "line": f.error_line})
+    return f
+
+
 def tf_files(ctx) -> list[TfFile]:
     if not hasattr(ctx, "_tf_files"):
-        ctx._tf_files = [parse(p, ctx.tree.text(p) or "") for p in ctx.tree.files("tf", (".tf",))]
+        ctx._tf_files = [_parse_cached(ctx, p, ctx.tree.text(p) or "") for p in ctx.tree.files("tf", (".tf",))]
     return ctx._tf_files
 
 

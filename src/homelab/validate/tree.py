@@ -13,17 +13,26 @@ from pathlib import Path
 
 @dataclass
 class Doc:
-    """One YAML document of a repository file."""
+    """One YAML document of a repository file. Its node tree (for lines) is parsed only when a line inside the
+    document is asked for: a warm run reads the documents' data from the cache."""
 
     file: str  # repository-relative, POSIX
     index: int
     line: int  # 1-based line of the document's first node
     data: object
-    node: object  # yaml.Node
+    node: object = None  # yaml.Node, or None until needed
+    text: str | None = None  # the file's text, to parse the nodes from on demand
+    key: str = ""  # the file's content hash (cache keys of what is derived from it)
+
+    def _node(self):
+        if self.node is None and self.text is not None:
+            docs = parse_docs(self.file, self.text)
+            self.node = docs[self.index].node if self.index < len(docs) else None
+        return self.node
 
     def line_of(self, path: tuple, key: bool = True) -> int:
         """1-based line of the key (or value) at `path` (str keys, int indexes); the nearest found."""
-        node, line = self.node, self.line
+        node, line = self._node(), self.line
         for step in path:
             found = None
             if getattr(node, "id", "") == "mapping":
@@ -73,10 +82,11 @@ def parse_docs(file: str, text: str) -> list[Doc]:
 
 
 class RepoTree:
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, cache=None):
         self.root = Path(root)
         self.errors: list[YamlError] = []
         self._docs: dict[str, list[Doc]] = {}
+        self.cache = cache  # charts.template.DiskCache: parsed documents by file content
 
     def exists(self, rel: str) -> bool:
         return (self.root / rel).is_file()
@@ -102,12 +112,34 @@ class RepoTree:
     def docs(self, rel: str) -> list[Doc]:
         if rel not in self._docs:
             text = self.text(rel)
-            try:
-                self._docs[rel] = parse_docs(rel, text) if text is not None else []
-            except YamlError as exc:
-                self.errors.append(exc)
-                self._docs[rel] = []
+            self._docs[rel] = self._parse(rel, text) if text is not None else []
         return self._docs[rel]
+
+    def _parse(self, rel: str, text: str) -> list[Doc]:
+        import hashlib
+
+        from homelab.charts.template import key_of
+
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        key = key_of("yaml", digest)
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None:
+            if hit.get("error"):
+                self.errors.append(YamlError(rel, hit["error"][0], hit["error"][1]))
+                return []
+            return [Doc(rel, i, line, data, None, text, digest) for i, (line, data) in enumerate(hit["docs"])]
+        try:
+            docs = parse_docs(rel, text)
+        except YamlError as exc:
+            self.errors.append(exc)
+            if self.cache is not None:
+                self.cache.put(key, {"error": [exc.line, exc.message]})
+            return []
+        for d in docs:
+            d.text, d.key = text, digest
+        if self.cache is not None:
+            self.cache.put(key, {"docs": [[d.line, d.data] for d in docs]})  # kept on disk only when JSON-shaped
+        return docs
 
     def mapping(self, rel: str) -> dict | None:
         """The first document of a file when it is a mapping (a values file); None when absent."""

@@ -44,7 +44,10 @@ def cached_errors(ctx, tag: str, objs: list, compute) -> dict[int, list[str]]:
         groups.setdefault((o.file, o.app.name if o.app else "", o.template is not None), []).append(i)
     out: dict[int, list[str]] = {}
     for members in groups.values():
-        key = key_of(tag, [objs[i].obj for i in members])
+        # named by what the objects were made from (file hash / templating key) and the namespace ArgoCD
+        # gives them; objects without a source are named by their content
+        names = [(objs[i].source, objs[i].namespace) if objs[i].source else objs[i].obj for i in members]
+        key = key_of(tag, names)
         hit = ctx.template_cache.get(key)
         if hit is None:
             errors = {str(n): e for n, i in enumerate(members) if (e := compute(objs[i]))}

@@ -26,7 +26,7 @@ def check(ctx):
               if not (kube.builtin_group(o.group) and (o.group, o.kind) not in platform.crd_scope)]
     if not custom:
         return
-    crds = [o.obj for o in platform.of_kind("CustomResourceDefinition")]
+    crds = platform.of_kind("CustomResourceDefinition")
     memo: dict = {}
 
     def errors(o):
@@ -43,7 +43,7 @@ def check(ctx):
             return ["?"]
         return []
 
-    tag = "crd-schema/" + key_of([c.get("metadata", {}).get("name") for c in crds], [c.get("spec") for c in crds])
+    tag = "crd-schema/" + key_of(sorted({c.source or c.name for c in crds}))
     for i, errs in sorted(cached_errors(ctx, tag, custom, errors).items()):
         o = custom[i]
         if errs == ["?"]:

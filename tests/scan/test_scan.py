@@ -7,11 +7,8 @@ ref, and a new scan finds none. The rendered reference repository scans clean.""
 from __future__ import annotations
 
 import json
-import random
-import string
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,57 +16,8 @@ import pytest
 from homelab.scan.scanner import scan
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-_SEED = [0]
-
-
-def rnd(n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
-    """Made-up secret material: deterministic, and never written into this repository."""
-    _SEED[0] += 1
-    r = random.Random(1000 + _SEED[0])
-    return "".join(r.choice(alphabet) for _ in range(n))
-
-
-def planted() -> dict[str, tuple[str, str]]:
-    """name -> (rule, the line that carries the secret); the secret is the value after the marker."""
-    hexd = "0123456789abcdef"
-    k3s_pw = rnd(32, hexd)
-    pem = "-----BEGIN OPENSSH PRIVATE KEY-----"
-    return {
-        "vault-service": ("vault-token", f"export VAULT_TOKEN=hvs.{rnd(91)}"),
-        "vault-batch": ("vault-token", f"token: hvb.{rnd(120)}"),
-        "vault-legacy": ("vault-token-legacy", f"vault_token = \"s.{rnd(24)}\""),
-        "k3s": ("k3s-token", f"token: K10{rnd(64, hexd)}::server:{k3s_pw}"),
-        "proxmox-header": ("proxmox-token-secret", f"Authorization: PVEAPIToken=terraform@pve!tf={uuid.UUID(int=random.Random(7).getrandbits(128))}"),
-        "proxmox-assign": ("proxmox-token-secret", f"pm_api_token_secret = \"{uuid.UUID(int=random.Random(8).getrandbits(128))}\""),
-        "private-key": ("private-key", pem),
-        "aws-id": ("aws-access-key", f"aws_access_key_id = AKIA{rnd(16, string.ascii_uppercase + string.digits)}"),
-        "aws-secret": ("aws-secret-key", f"aws_secret_access_key = {rnd(40)}"),
-        "github": ("github-token", f"GITHUB_TOKEN=ghp_{rnd(36)}"),
-        "password-yaml": ("password-assignment", f"admin_password: {rnd(8)}#{rnd(8)}!{rnd(4)}"),
-        "password-env": ("password-assignment", f"DB_PASSWORD=\"{rnd(20)}\""),
-    }
-
-
-DECOYS = """\
-image: ghcr.io/paperless-ngx/paperless-ngx@sha256:0f3c5d0b1f4c2e8a9b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b
-commit: 4ceb7cd9a5e1f0b2c3d4e5f60718293a4b5c6d7e
-password: apps/paperless#admin_password
-token_secret: {path: infra/proxmox, field: api_token_secret}
-pm_api_token_secret = data.vault_kv_secret_v2.infra_proxmox.data["api_token_secret"]
-password = var.vault_password
-password: "{{ lookup('community.hashi_vault.vault_kv2_get', 'apps/plex').secret.claim_token }}"
-secretKeyRef: {name: plex-secrets, key: claim_token}
-api_key: storage/truenas#api_key
-password: changeme
-secret_key: ${PAPERLESS_SECRET_KEY}
-token: <your-token-here>
-ansible_become_password: "{{ vault_become_password }}"
-client_secret_name: external-secrets
-password_file: /run/secrets/vault-password
-secret: secret/data/apps/*
-"""
+sys.path.insert(0, str(ROOT / "bench"))
+from secrets_corpus import DECOYS, make_repo  # noqa: E402
 
 
 def git(repo: Path, *args: str) -> str:
@@ -79,22 +27,8 @@ def git(repo: Path, *args: str) -> str:
 @pytest.fixture
 def corpus(tmp_path):
     repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "t@example.org")
-    git(repo, "config", "user.name", "t")
-    plants = planted()
-    names = sorted(plants)
-    in_history = names[::2]  # committed, then deleted: only the history has them
-    in_tree = names[1::2]
-    (repo / "decoys.yaml").write_text(DECOYS)
-    (repo / "old.env").write_text("".join(plants[n][1] + "\n" for n in in_history))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "first")
-    (repo / "old.env").unlink()
-    (repo / "config.env").write_text("# settings\n" + "".join(plants[n][1] + "\n" for n in in_tree))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "second")
+    plants, in_history, in_tree = make_repo(repo)
+    assert (repo / "decoys.yaml").read_text() == DECOYS
     return repo, plants, in_history, in_tree
 
 

@@ -93,3 +93,14 @@ def test_check_and_validate_rule_ids_never_collide():
     from homelab.checks import all_rules as check_rules
 
     assert not {r.id for r in check_rules()} & set(RULES)
+
+
+def test_terraform_fmt_says_so_when_terraform_is_absent(options, monkeypatch):
+    import shutil
+
+    from homelab.diagnostics import Severity
+
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    diags = validate(FIXTURES / "terraform-fmt" / "fail", None, options(only={"terraform-fmt"}))
+    assert [(d.severity, d.message) for d in diags] == [
+        (Severity.INFO, "terraform is not on PATH: `terraform fmt -check` was not run")]

@@ -23,6 +23,7 @@ RANK = {
     "lab": 1,
     "checks": 2,
     "render": 3,
+    "validate": 3.5, "charts": 3.5, "scan": 3.5,  # read the lab and the rendered tree; never an engine
     "plan": 4,
     "state": 5,
     "engines": 6,

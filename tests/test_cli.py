@@ -190,7 +190,7 @@ def test_inventory_json_lists_every_seed_vm_with_the_seed_resources():
 # --- explain, schema, help, usage -------------------------------------------------------------------
 
 def test_explain_lists_every_rule():
-    from homelab.checks import all_rules
+    from homelab.validate.catalog import all_rules  # the model's check rules and the validate rules
 
     out = homelab("explain")
     assert out.returncode == 0

@@ -7,7 +7,8 @@ What of the real API it reproduces
 - Discovery: `GET /version`, `/api` (APIVersions), `/api/v1`, `/apis` (APIGroupList with
   preferredVersion), `/apis/{group}/{version}` (APIResourceList: name, singularName, namespaced, kind,
   verbs, shortNames; `<plural>/status` entries for types with a status subresource).
-  Built-in kinds: Namespace, ConfigMap, Secret, ServiceAccount, Service (v1), Deployment (apps/v1),
+  Built-in kinds: Namespace, ConfigMap, Secret, ServiceAccount, Service (v1), Deployment, StatefulSet (apps/v1),
+  Job (batch/v1), Ingress, NetworkPolicy (networking.k8s.io/v1),
   StorageClass (storage.k8s.io/v1), ClusterRole/ClusterRoleBinding/Role/RoleBinding
   (rbac.authorization.k8s.io/v1), CustomResourceDefinition (apiextensions.k8s.io/v1).
 - CRDs: a kind defined by a CustomResourceDefinition (argoproj.io Application/AppProject, metallb.io
@@ -103,6 +104,10 @@ BUILTIN = [
     ResourceType("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
     ResourceType("", "v1", "Service", "services", True, ("svc",), status_subresource=True),
     ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), status_subresource=True),
+    ResourceType("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), status_subresource=True),
+    ResourceType("batch", "v1", "Job", "jobs", True, (), status_subresource=True),
+    ResourceType("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",), status_subresource=True),
+    ResourceType("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
     ResourceType("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",)),
     ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),

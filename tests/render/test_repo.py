@@ -42,8 +42,11 @@ def files(reference_doc) -> dict[str, str]:
 
 
 def test_files_and_generated_marker(files):
-    assert sorted(files) == [".gitignore", ".pre-commit-config.yaml", ".yamllint", "README.md", "SECURITY.md"]
+    assert sorted(files) == [".github/workflows/validate.yml", ".gitignore", ".pre-commit-config.yaml", ".yamllint",
+                             "README.md", "SECURITY.md", "renovate.json"]
     for path, text in files.items():
+        if path.endswith(".json"):
+            continue  # JSON has no comments (tests/render/test_repo_ci.py checks renovate.json)
         first = text.splitlines()[0]
         assert GENERATED in first, path
         assert text.endswith("\n") and not text.endswith("\n\n") and "\n\n\n" not in text, path
@@ -104,7 +107,7 @@ def test_pre_commit_config(files):
 
 def test_project_pre_commit_hooks():
     hooks = {h["id"]: h for h in _yaml((ROOT / ".pre-commit-hooks.yaml").read_text())}
-    assert set(hooks) == {"homelab-check", "homelab-render-check"}
+    assert set(hooks) == {"homelab-check", "homelab-render-check", "homelab-validate", "homelab-secrets-scan"}
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     for hook in hooks.values():
         assert hook["language"] == "python"

@@ -13,8 +13,8 @@ def explain(rule_id: str = typer.Argument(None, help="Rule id; omit to list ever
     check_format(fmt)
     import difflib
 
-    from homelab.checks import all_rules, get_rule
     from homelab.errors import UsageError
+    from homelab.validate.catalog import all_rules, get_rule
 
     if not rule_id:
         rules = all_rules()

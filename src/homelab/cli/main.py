@@ -8,16 +8,46 @@ maps every error class to its exit code in one place (DESIGN.md):
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
-import typer
+# pydantic scans every installed distribution's entry points for plugins when the first model is built
+# (tens of ms in a venv with ansible-lint & co.); homelab uses no pydantic plugin.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from homelab import __version__
+import typer  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from homelab import __version__  # noqa: E402
+
+
+class LazyGroup(TyperGroup):
+    """Commands are imported when invoked, not at start: `homelab check` imports the check command's module
+    only (each module registers one command named after it, see COMMAND_MODULES). `--help` lists them all
+    (and so loads them all)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted(set(COMMAND_MODULES) | set(self.commands))
+
+    def get_command(self, ctx, cmd_name: str):
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands.get(cmd_name)
+
+
+def load_command(name: str):
+    """The click command `homelab.cli.<name>` registers (its `register(app)` on a Typer of its own)."""
+    sub = typer.Typer()
+    importlib.import_module(f"homelab.cli.{name}").register(sub)
+    return typer.main.get_group(sub).commands[name]
+
+
 from homelab.cli._help import install_help  # noqa: E402 - help placeholders as click writes them
 
 install_help()
 
 app = typer.Typer(
+    cls=LazyGroup,
     name="homelab",
     help="Run a whole homelab platform (Proxmox, Terraform, Ansible, K3s, ArgoCD, Vault) from one file.",
     no_args_is_help=True,
@@ -28,11 +58,11 @@ app = typer.Typer(
 
 STATE = {"debug": False}
 
-# Every command module; each exposes `register(app)`. A test fails when a module under cli/ that
-# defines commands is missing here.
+# Every command module; each exposes `register(app)` registering one command of its own name, loaded
+# lazily (LazyGroup). A test fails when a module under cli/ that defines commands is missing here.
 COMMAND_MODULES = (
     "check", "inventory", "schema", "init", "explain", "render", "plan", "apply", "up",
-    "vault", "secrets", "vm", "app", "cluster", "node", "sandbox", "state",
+    "vault", "secrets", "vm", "app", "cluster", "node", "sandbox", "state", "validate", "charts",
 )
 
 
@@ -48,10 +78,6 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ):
     STATE["debug"] = STATE["debug"] or debug
-
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"homelab.cli.{_name}").register(app)
 
 
 def _print_diagnostic_error(exc) -> None:

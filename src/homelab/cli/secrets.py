@@ -163,3 +163,103 @@ def list_(path: str = typer.Argument("", help="Path below the KV mount (default:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(secrets_app, name="secrets")
+
+
+# ---------------------------------------------------------------------------- scan and purge (git)
+ScanFormatOption = typer.Option("text", "--format", "-f", help="Output format: text, json or sarif.")
+
+
+def _scan_rules():
+    from dataclasses import dataclass as _dc
+
+    from homelab.diagnostics import Severity
+    from homelab.scan.detectors import DETECTORS
+
+    @_dc(frozen=True)
+    class _Rule:
+        id: str
+        severity: Severity
+        summary: str
+
+    return [_Rule(f"secret-{d.id}", Severity.ERROR, f"a {d.summary} in the repository") for d in DETECTORS]
+
+
+@secrets_app.command()
+def scan(repo: str = typer.Argument(".", help="The repository (working tree and whole git history)."),
+         no_history: bool = typer.Option(False, "--no-history", help="Only the working tree."),
+         fmt: str = ScanFormatOption):
+    """Scan a repository's working tree and whole git history for secrets (Vault and K3s tokens, Proxmox
+    token secrets, private keys, cloud keys, passwords). Exit 1 when something is found."""
+    from pathlib import Path
+
+    from homelab.cli._output import CURRENT
+    from homelab.errors import UsageError
+    from homelab.scan.scanner import scan as run
+
+    if fmt not in ("text", "json", "sarif"):
+        raise UsageError(f"unknown format {fmt!r}", "use --format text, json or sarif")
+    CURRENT["format"] = "json" if fmt != "text" else "text"
+    if not Path(repo).is_dir():
+        raise UsageError(f"{repo} is not a directory")
+    found = run(repo, history=not no_history)
+    if fmt == "sarif":
+        from homelab import __version__
+        from homelab.diagnostics import Location, Severity
+        from homelab.validate.base import ValidateDiagnostic
+        from homelab.validate.sarif import to_sarif
+
+        diags = [ValidateDiagnostic(f"secret-{f.rule}", Severity.ERROR, f"{f.preview} (secret id {f.id})"
+                                    + (f" in commit {f.commit}" if f.commit else ""), Location(f.file, f.line, 1),
+                                    "remove it, rotate it, and purge it from history") for f in found]
+        emit_json(to_sarif(diags, _scan_rules(), tool="homelab secrets scan", version=__version__))
+    elif fmt == "json":
+        emit_json({"repo": repo, "findings": [f.to_json() for f in found]})
+    else:
+        for f in found:
+            where = f"{f.file}:{f.line}" + (f" (commit {f.commit[:12]})" if f.commit else "")
+            emit(f"{where}: error[secret-{f.rule}]: {f.preview}, id {f.id}\n  hint: "
+                 + ("rotate it, then `homelab secrets purge --finding " + f.id + "` rewrites history"
+                    if f.commit else "move it to Vault (`homelab secrets put`) and reference it by path"))
+        emit(f"{repo}: {len(found)} secret(s) found" if found else f"{repo}: no secrets found",
+             sys.stderr if found else None)
+    raise typer.Exit(1 if found else 0)
+
+
+@secrets_app.command()
+def purge(pattern: str = typer.Argument(None, help="A literal string to remove from history (prefer --finding: "
+                                        "a pattern on the command line lands in your shell history)."),
+          finding: list[str] = typer.Option(None, "--finding", help="The id of a `secrets scan` finding (repeatable)."),
+          repo: str = typer.Option(".", "--repo", help="The repository."),
+          yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before rewriting history.")):
+    """Rewrite git history without the secret (git-filter-repo), keeping a backup ref; scans again after."""
+    from homelab.errors import UsageError
+    from homelab.scan.purge import purge as run
+    from homelab.scan.scanner import scan as scan_repo
+
+    secrets_: list[str] = [pattern] if pattern else []
+    if finding:
+        by_id: dict[str, str] = {}
+        for f in scan_repo(repo):
+            by_id.setdefault(f.id, f._secret)
+        missing = [i for i in finding if i not in by_id]
+        if missing:
+            raise UsageError(f"no finding with id {', '.join(missing)}", "run `homelab secrets scan` for the ids")
+        secrets_ += [by_id[i] for i in finding]
+    if not secrets_:
+        raise UsageError("name what to purge", "homelab secrets purge --finding ID (ids from `homelab secrets scan`)")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("refusing to rewrite history without confirmation", "pass -y")
+        if typer.prompt("Rewrite every branch and tag of this repository? Only 'yes' is accepted",
+                        default="", show_default=False).strip() != "yes":
+            raise typer.Exit(1)
+    result = run(repo, secrets_)
+    emit(f"history rewritten ({len(result.refs)} refs); backup of the old refs: {result.backup}/")
+    if result.remaining:
+        for f in result.remaining:
+            emit(f"still present: {f.where()}", sys.stderr)
+        raise typer.Exit(1)
+    emit(f"a new scan finds none of the {result.removed} purged secret(s).")
+    emit("ROTATE what leaked: anyone who cloned or fetched before still has it. Then push with --force, "
+         f"and once you have checked the result delete the backup: git for-each-ref --format='%(refname)' "
+         f"{result.backup}/ | xargs -n1 git update-ref -d; git gc --prune=now")

@@ -7,9 +7,10 @@ other files are built from data. Pure: no filesystem access besides reading the 
 from __future__ import annotations
 
 from homelab.lab.vault_access import kv_capabilities, lab_vault_url
+from homelab.render import repo_ci
 from homelab.render.base import GENERATED, RenderedFile, header, normalise
 from homelab.render.docs.markdown import markdown_file, render_template, table
-from homelab.render.serializers import dump_yaml
+from homelab.render.serializers import dump_json, dump_yaml
 
 # Pinned hook versions (pre-commit `rev`s are git tags of these repositories).
 GITLEAKS_REPO = "https://github.com/gitleaks/gitleaks"
@@ -49,6 +50,9 @@ DIRECTORIES: list[tuple[str, str]] = [
     ("k8s/values/", "Helm values per app and component (the `$values` source of the Applications)"),
     ("vault/", "Vault server configuration and the policies"),
     ("docs/", "inventory, address plan, apps, secrets and backups — generated reference"),
+    (".github/workflows/validate.yml", "on every push: `homelab render --check`, `homelab validate`, "
+                                       "`homelab secrets scan` (whole history)"),
+    ("renovate.json", "Renovate updates chart versions, images and the K3s version in homelab.yaml, then re-renders"),
 ]
 
 DOCS: list[tuple[str, str]] = [
@@ -83,8 +87,17 @@ def _argocd_steps(doc) -> str:
         return "GitOps is not configured in `homelab.yaml` (`gitops.argocd`): nothing to bootstrap."
     a = gitops.argocd
     lines = [
-        "The K3s role fetched the cluster's kubeconfig to the machine running Ansible. Install ArgoCD",
-        "with the bootstrap values, then apply the projects and the root app-of-apps:",
+        "The K3s role fetched the cluster's kubeconfig to the machine running Ansible. `homelab apply`",
+        f"installs ArgoCD itself — the {a.chart.name} chart {a.chart.version} rendered with the bootstrap values",
+        f"(`{ARGOCD_VALUES}`) by homelab's Helm library, server-side applied — then the projects and the",
+        "root app-of-apps. The chart comes from the chart cache, verified by digest:",
+        "",
+        "```sh",
+        "homelab charts pull homelab.yaml",
+        "homelab apply",
+        "```",
+        "",
+        "Without homelab on that machine, the same by hand:",
         "",
         "```sh",
         f"export KUBECONFIG=~/.kube/{doc.lab.name}.yaml",
@@ -213,6 +226,7 @@ def pre_commit_config() -> str:
                         "pass_filenames": False,
                         "always_run": True,
                     },
+                    *repo_ci.pre_commit_hooks(),
                 ],
             },
             {"repo": GITLEAKS_REPO, "rev": GITLEAKS_REV, "hooks": [{"id": "gitleaks"}]},
@@ -220,7 +234,8 @@ def pre_commit_config() -> str:
              "hooks": [{"id": "yamllint", "args": ["-c", ".yamllint"]}]},
         ],
     }
-    head = header("#") + "# Run `pre-commit install` once per clone. Secret scanning (gitleaks), YAML lint, homelab.\n"
+    head = header("#") + ("# Run `pre-commit install` once per clone. Secret scanning (gitleaks, homelab secrets scan), "
+                          "YAML lint, homelab check/render/validate.\n")
     return dump_yaml(data, header_line=head)
 
 
@@ -247,6 +262,9 @@ def render(doc) -> list[RenderedFile]:
         RenderedFile(".gitignore", normalise(gitignore())),
         RenderedFile(".pre-commit-config.yaml", normalise(pre_commit_config())),
         RenderedFile(".yamllint", normalise(yamllint_config())),
+        RenderedFile(repo_ci.WORKFLOW, normalise(dump_yaml(repo_ci.workflow(), header_line=header("#")
+                                                           + "# On every push: render --check, validate, secrets scan.\n"))),
+        RenderedFile(repo_ci.RENOVATE, dump_json(repo_ci.renovate())),
         markdown_file("README.md", readme(doc)),
         markdown_file("SECURITY.md", security(doc)),
     ]

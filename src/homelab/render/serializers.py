@@ -9,6 +9,7 @@ quoted too, so every consumer sees the same value.
 
 from __future__ import annotations
 
+import json
 import re
 
 _YAML12_ONLY = re.compile(r"^(0o[0-7]+|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$")
@@ -61,3 +62,7 @@ def dump_yaml(data, *, header_line: str | None = None, explicit_start: bool = Fa
 
 def dump_yaml_documents(docs, *, header_line: str | None = None) -> str:
     return (header_line or "") + "".join(_dump(d, True) for d in docs)
+
+
+def dump_json(data) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"

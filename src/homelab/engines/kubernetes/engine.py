@@ -5,7 +5,8 @@ file's directory; context `gitops.argocd.context` or the current one) through `K
 
 - Order: Namespaces, then CustomResourceDefinitions, then the rest (AppProjects before Applications);
   an object whose kind is not served yet waits (up to `crd_timeout`) while its CRD establishes. An ArgoCD
-  kind that nothing being applied defines fails at once with the Helm instruction (see `rendered`).
+  kind that nothing being applied defines fails at once with an instruction (see `rendered`). The ArgoCD
+  install is the argo-cd chart rendered with the Helm library (`argocd_install`).
 - Result of one object: created (201), configured, or unchanged (200 and the resourceVersion did not move).
 - Delete: the address's objects in reverse order, never a Namespace or a CRD (that would cascade away
   everything in it); an object already gone is "absent".
@@ -143,7 +144,8 @@ class KubernetesEngine(Engine):
     def _objects_of(ctx: EngineContext, change: Change, argo_ns: str) -> list[dict]:
         kind, _, name = change.address.partition(".")
         if kind == "argocd_bootstrap":
-            objects = rendered.bootstrap_objects(ctx.workdir)
+            install = KubernetesEngine._argocd(ctx) if change.action != "delete" else None  # never template to delete
+            objects = rendered.bootstrap_objects(ctx.workdir, install, ctx.state_dir)
             if not objects:
                 raise EngineError("k8s/bootstrap has no Kubernetes manifests", hint="run `homelab render` first")
             return objects

@@ -1,16 +1,12 @@
 """Which rendered manifests belong to which of the planner's addresses (see plan/address.py).
 
-- `argocd_bootstrap.<namespace>` — every manifest under `k8s/bootstrap/` of the rendered repository.
-  ArgoCD itself: homelab cannot run Helm here, so the ArgoCD install is a PRE-RENDERED manifest the user
-  puts beside the bootstrap files (documented in the rendered README):
-
-      helm template argocd argo-cd --repo https://argoproj.github.io/argo-helm --version <chart version> \\
-          --namespace argocd --include-crds -f k8s/bootstrap/<argocd values file> \\
-          > k8s/bootstrap/argocd-install.yaml
-
-  It is applied with the rest (its CRDs and namespace first). Without it, and without ArgoCD already on the
-  cluster, the apply stops with that instruction (`argocd_missing`) instead of waiting for CRDs that will
-  never come. YAML documents that are not Kubernetes objects (Helm values files) are skipped.
+- `argocd_bootstrap.<namespace>` — every manifest under `k8s/bootstrap/` of the rendered repository, and
+  ArgoCD itself: the argo-cd chart rendered with the Helm engine as a library from the chart cache and the
+  bootstrap values (`argocd_install.py`), unless the user put a pre-rendered `k8s/bootstrap/argocd-install.yaml`
+  there (which then wins). It is applied with the rest (its CRDs and namespace first). When ArgoCD's kinds
+  are still not served and nothing being applied defines them, the apply stops with an instruction
+  (`argocd_missing`) instead of waiting for CRDs that will never come. YAML documents that are not
+  Kubernetes objects (Helm values files) are skipped.
 - `argocd_app.<ns>/<name>` — `k8s/apps/<ns>/<name>.yaml`; `argocd_app.platform/<name>` —
   `k8s/platform/<name>.yaml` (or the directory `k8s/platform/<name>/`, or else the Applications of
   `k8s/platform/<name>-*.yaml`: one component rendered as several Applications, e.g. democratic-csi's
@@ -29,15 +25,21 @@ from homelab.errors import EngineError
 
 BOOTSTRAP_DIR = "k8s/bootstrap"
 ARGOCD_INSTALL_FILE = "argocd-install.yaml"
-HELM_HINT = ("homelab cannot run Helm: render the ArgoCD install manifest once with\n"
-             "  helm template argocd {chart} --repo {repo} --version {version} --namespace {ns} --include-crds "
-             "-f <k8s/bootstrap values file> > k8s/bootstrap/" + ARGOCD_INSTALL_FILE + "\n"
-             "and run the apply again (or install ArgoCD on the cluster yourself)")
+HELM_HINT = ("the {chart} chart {version} ({repo}) renders ArgoCD's CRDs into namespace {ns}: run `homelab charts "
+             "pull` so homelab can render it, or put a rendered install manifest at k8s/bootstrap/"
+             + ARGOCD_INSTALL_FILE + " (or install ArgoCD on the cluster yourself)")
 
 
-def bootstrap_objects(workdir: Path) -> list[dict]:
+def bootstrap_objects(workdir: Path, argo=None, state_dir: Path | None = None) -> list[dict]:
+    """The bootstrap manifests; with `argo` (gitops.argocd) and no hand-made install manifest, the ArgoCD
+    install rendered from the chart first."""
     bootstrap = Path(workdir) / BOOTSTRAP_DIR
-    return load_manifests([bootstrap] if bootstrap.exists() else [])
+    objects = load_manifests([bootstrap] if bootstrap.exists() else [])
+    if argo is not None and state_dir is not None and not (bootstrap / ARGOCD_INSTALL_FILE).exists():
+        from homelab.engines.kubernetes.argocd_install import install_objects
+
+        objects = install_objects(Path(workdir), argo, Path(state_dir)) + objects
+    return objects
 
 
 def argocd_missing(obj: dict, argo) -> EngineError:
@@ -45,7 +47,7 @@ def argocd_missing(obj: dict, argo) -> EngineError:
     chart = argo.chart
     return EngineError(
         f"ArgoCD is not installed on the cluster ({obj['kind']} {obj['apiVersion']} is not served) "
-        f"and {BOOTSTRAP_DIR} has no {ARGOCD_INSTALL_FILE}",
+        f"and nothing being applied installs it",
         hint=HELM_HINT.format(chart=chart.name, repo=chart.repo, version=chart.version or "<version>",
                               ns=argo.namespace))
 

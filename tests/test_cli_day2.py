@@ -73,8 +73,10 @@ def _commands():
 
     def walk(cmd, path):
         out.append(path)
-        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
-            walk(sub, [*path, name])
+        if hasattr(cmd, "list_commands"):  # a group; the root loads its commands lazily: ask it, as click does
+            ctx = type(cmd).context_class(cmd)
+            for name in sorted(cmd.list_commands(ctx)):
+                walk(cmd.get_command(ctx, name), [*path, name])
 
     walk(typer.main.get_command(app), [])
     return out
@@ -114,7 +116,7 @@ def test_shell_completion(starter):
     assert "complete -o default -F _homelab_completion homelab" in out.stdout
     assert "_HOMELAB_COMPLETE=complete_bash" in out.stdout
     env = clean_env(_HOMELAB_COMPLETE="complete_bash", COMP_WORDS="homelab va", COMP_CWORD="1")
-    assert homelab(cwd=starter, env=env).stdout.split() == ["vault"]
+    assert homelab(cwd=starter, env=env).stdout.split() == ["validate", "vault"]
     env.update(COMP_WORDS="homelab vault re", COMP_CWORD="2")
     assert homelab(cwd=starter, env=env).stdout.split() == ["restore"]
     assert "--install-completion" in homelab("--help", cwd=starter).stdout

@@ -27,7 +27,7 @@ from validate.conftest import need_charts  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "examples" / "reference" / "homelab.yaml"
 UNNAMED = {  # platform components the reference lab leaves at their defaults (lab/models/platform.py)
-    "metallb": ("metallb-system", "metallb", "0.16.1"), "traefik": ("traefik", "traefik", "41.3.0"),
+    "metallb": ("metallb-system", "metallb", "0.16.1"),
     "democratic_csi": ("democratic-csi", "democratic-csi", "0.15.1"),
     "nvidia_device_plugin": ("nvidia-device-plugin", "nvidia-device-plugin", "0.20.0"),
 }

@@ -95,7 +95,7 @@ def test_a_version_written_at_the_matched_span_lands_in_the_lab(files):
     config = json.loads(files["renovate.json"])
     text = LAB.read_text()
     chart_re = py(config["customManagers"][0]["matchStrings"][0])
-    m = next(m for m in chart_re.finditer(text) if m["depName"] == "traefik" or m["depName"] == "ollama")
+    m = next(m for m in chart_re.finditer(text) if m["depName"] == "ollama")  # an app's chart
     start, end = m.span("currentValue")
     doc = load_text(text[:start] + "9.9.9" + text[end:], "homelab.yaml")
     names = {a.name: a.chart.version for a in doc.lab.apps}

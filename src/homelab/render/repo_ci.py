@@ -27,14 +27,15 @@ UPLOAD_SARIF = "github/codeql-action/upload-sarif@v3"
 # Renovate regexes (RE2 / ECMAScript syntax). Flow style as homelab writes and the reference lab uses it,
 # block style as editors reformat it; keys in the model's order (repo, name, version / repository, tag).
 _Q = r"[\"']?"
+_EOL = r"[ \t]*(?:#[^\n]*)?\n"  # the rest of a block-style line: spaces and an optional comment (editors move them)
 CHART_FLOW = (r"chart:\s*\{\s*repo:\s*" + _Q + r"(?<registryUrl>[^\"'\s,}]+)" + _Q + r"\s*,\s*name:\s*" + _Q
               + r"(?<depName>[^\"'\s,}]+)" + _Q + r"\s*,\s*version:\s*" + _Q + r"(?<currentValue>[^\"'\s,}]+)" + _Q)
-CHART_BLOCK = (r"chart:\s*\n\s+repo:\s*" + _Q + r"(?<registryUrl>[^\"'\s]+)" + _Q + r"\s*\n\s+name:\s*" + _Q
-               + r"(?<depName>[^\"'\s]+)" + _Q + r"\s*\n\s+version:\s*" + _Q + r"(?<currentValue>[^\"'\s]+)" + _Q)
+CHART_BLOCK = (r"chart:" + _EOL + r"\s+repo:\s*" + _Q + r"(?<registryUrl>[^\"'\s]+)" + _Q + _EOL + r"\s+name:\s*" + _Q
+               + r"(?<depName>[^\"'\s]+)" + _Q + _EOL + r"\s+version:\s*" + _Q + r"(?<currentValue>[^\"'\s]+)" + _Q)
 IMAGE_FLOW = (r"image:\s*\{\s*repository:\s*" + _Q + r"(?<depName>[^\"'\s,}]+)" + _Q + r"\s*,\s*tag:\s*" + _Q
               + r"(?<currentValue>[^\"'\s,}]+)" + _Q)
-IMAGE_BLOCK = (r"image:\s*\n\s+repository:\s*" + _Q + r"(?<depName>[^\"'\s]+)" + _Q + r"\s*\n\s+tag:\s*" + _Q
-               + r"(?<currentValue>[^\"'\s]+)" + _Q)
+IMAGE_BLOCK = (r"image:" + _EOL + r"\s+repository:\s*" + _Q + r"(?<depName>[^\"'\s]+)" + _Q + _EOL + r"\s+tag:\s*"
+               + _Q + r"(?<currentValue>[^\"'\s]+)" + _Q)
 K3S_VERSION = r"version:\s*" + _Q + r"(?<currentValue>v\d+\.\d+\.\d+\+k3s\d+)" + _Q
 K3S_VERSIONING = r"regex:^v(?<major>\d+)\.(?<minor>\d+)\.(?<patch>\d+)\+k3s(?<build>\d+)$"
 LAB_FILES = [r"/(^|/)homelab\.ya?ml$/"]

@@ -193,9 +193,9 @@ def test_inventory_groups_and_addresses_match_the_seed(tree):
     assert hosts("elasticsearch_nodes") == [f"es0{i}" for i in range(1, 7)]
     assert hosts("elasticsearch_masters") == ["es07", "es08", "es09"]
     assert set(inv["elasticsearch"]["children"]) == {"elasticsearch_nodes", "elasticsearch_masters"}
-    assert set(inv["elastic_stack"]["children"]) == {"elasticsearch", "kibana", "fleet"}
-    for group in ("kibana", "fleet", "vault", "plex"):
-        assert hosts(group) == [group]
+    assert set(inv["elastic_stack"]["children"]) == {"elasticsearch", "kibana_servers", "fleet_servers"}
+    for name in ("kibana", "fleet", "vault", "plex"):
+        assert hosts(f"{name}_servers") == [name]
     # one group per role and per environment that has VMs
     assert hosts("role_es_master") == ["es07", "es08", "es09"]
     assert hosts("role_k8s_control_plane") == ["kube01", "kube02", "kube03"]
@@ -204,6 +204,21 @@ def test_inventory_groups_and_addresses_match_the_seed(tree):
     assert hosts("env_lab") == sorted([f"es0{i}" for i in range(1, 10)] + ["fleet", "kibana"])
     hostvars = inv["_meta"]["hostvars"]
     assert {name: hv["ansible_host"] for name, hv in hostvars.items()} == SEED_HOSTS
+
+
+@pytest.mark.validators
+def test_no_group_shares_a_name_with_a_host(tree):
+    """Issue 11, item 13: hosts kibana, fleet, vault and plex had groups of the same name, and every
+    ansible-playbook run warned "Found both group and host with same name" (and `--limit vault` meant both)."""
+    result = run([tool("ansible-inventory"), "-i", "inventory.yml", "--list"], tree)
+    assert result.returncode == 0, result.stderr
+    inv = json.loads(result.stdout)
+    groups = set(inv) - {"_meta"}
+    assert not groups & set(inv["_meta"]["hostvars"]), groups & set(inv["_meta"]["hostvars"])
+    syntax = run([tool("ansible-playbook"), "--syntax-check", "-i", "inventory.yml", "site.yml"], tree)
+    assert syntax.returncode == 0 and "Found both group and host" not in syntax.stdout + syntax.stderr, syntax.stderr
+    # the seed's group names stay
+    assert {"k8s_cp", "k8s_worker", "elasticsearch_nodes", "elasticsearch_masters"} <= groups
 
 
 def test_inventory_hosts_are_sorted(tree):
@@ -259,7 +274,7 @@ def test_group_vars_carry_the_lab_facts(tree, doc):
         "default": {"path": "elastic/s3", "access_key": "access_key", "secret_key": "secret_key"}}
     assert "endpoint" not in es["elasticsearch_snapshot_repository"]["settings"]
 
-    vault = load_yaml(tree / "group_vars" / "vault.yml")
+    vault = load_yaml(tree / "group_vars" / "vault_servers.yml")
     assert vault["vault_server_version"] == "1.18.3"
     assert vault["vault_server_tls_cert_file"] == "/opt/vault/tls/vault.crt"
 
@@ -392,7 +407,12 @@ def test_secrets_are_read_with_the_hashi_vault_lookup(tree):
     for path in yaml_files(tree):
         lookups |= set(re.findall(r"lookup\('([\w.]+)'", path.read_text()))
     assert "community.hashi_vault.vault_kv2_get" in lookups
-    assert lookups <= {"community.hashi_vault.vault_kv2_get", "ansible.builtin.env", "ansible.builtin.template"}
+    # ansible.builtin.file: the vault_server role reads homelab's keys file (controller) to unseal Vault after a
+    # restart; community.hashi_vault.vault_write: the elasticsearch role stores the service tokens it creates.
+    assert lookups <= {"community.hashi_vault.vault_kv2_get", "community.hashi_vault.vault_write",
+                       "ansible.builtin.env", "ansible.builtin.template", "ansible.builtin.file"}
+    file_reads = [p for p in yaml_files(tree) if "lookup('ansible.builtin.file'" in p.read_text()]
+    assert [str(p.relative_to(tree)) for p in file_reads] == ["roles/vault_server/tasks/unseal.yml"]
 
 
 def test_only_builtin_modules_so_no_collection_is_needed_offline(tree):

@@ -244,7 +244,8 @@ def test_secret_catalogue(rendered, reference_doc):
 
 
 def test_who_may_read_what_follows_the_seed_policies(rendered):
-    """terraform reads infra/* only, apps reads apps/* only, ansible and admin read everything."""
+    """terraform reads infra/proxmox only (issue 11, item 12), apps reads apps/* only, ansible and admin read
+    everything."""
     matrix = table_after(rendered["docs/secrets.md"], "## Who may read what")
     assert {"admin", "ansible", "apps", "terraform"} <= set(matrix[0])
     assert len(matrix) == 14
@@ -254,7 +255,7 @@ def test_who_may_read_what_follows_the_seed_policies(rendered):
 
     for row in matrix:
         path = row["Path"].strip("`")
-        assert reads(row["terraform"]) == path.startswith("infra/"), path
+        assert reads(row["terraform"]) == (path == "infra/proxmox"), path
         assert reads(row["apps"]) == path.startswith("apps/"), path
         assert reads(row["ansible"]), path
         assert reads(row["admin"]), path
@@ -263,7 +264,7 @@ def test_who_may_read_what_follows_the_seed_policies(rendered):
             assert row["terraform"] == "—"
         assert "list" not in row["terraform"]  # terraform's rule grants read only
     users = {r["User"]: r for r in table_after(rendered["docs/secrets.md"], "## Users")}
-    assert users["terraform"]["Can read"] == "`infra/proxmox`, `infra/ssh`"
+    assert users["terraform"]["Can read"] == "`infra/proxmox`"
     assert users["admin"]["Can read"] == "all 14 catalogue paths"
     assert "infra" not in users["apps"]["Can read"]
 

@@ -228,7 +228,7 @@ def test_security_explains_what_git_ignores(files):
     assert "gitleaks" in text and "Rotate it in Vault first" in text
     assert "5 key shares, any 3" in text
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| `")}
-    assert "`infra/proxmox`, `infra/ssh`" in rows["`terraform`"]
+    assert rows["`terraform`"].split("|")[3].strip() == "`infra/proxmox`"  # not infra/ssh (issue 11, item 12)
     assert "all 14 catalogue paths" in rows["`admin`"]
 
 

@@ -67,11 +67,13 @@ def test_external_secrets_policy_reads_only_what_the_external_secrets_use(files)
     }
 
 
-def test_terraform_policy_reads_infra_only(files):
+def test_terraform_policy_reads_the_proxmox_token_only(files):
+    """Issue 11, item 12: `infra/*` included infra/ssh (Ansible's SSH private key); Terraform needs the
+    Proxmox API token and nothing else."""
     paths = _paths(files["vault/policies/terraform.hcl"].content)
     assert paths == {
-        "secret/data/infra/*": {"read"},
-        "secret/metadata/infra/*": {"read"},
+        "secret/data/infra/proxmox": {"read"},
+        "secret/metadata/infra/proxmox": {"read"},
         "auth/token/create": {"update"},  # the Vault provider makes a child token (facts §2)
     }
 

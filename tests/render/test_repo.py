@@ -217,6 +217,8 @@ def test_tls_readme_issues_certificates_with_every_name_clients_use(files):
     assert ("step ca certificate es01.lab.thewortmans.org tls/es01.crt tls/es01.key "
             "--san es01.lab.thewortmans.org --san es01 --san 192.168.10.81") in text
     assert "tls/vault.crt tls/vault.key" in text and "git-ignored" in text
+    assert "tls/kibana.crt" in text and "tls/fleet.crt" in text and "tls/es09.crt" in text
+    assert "kube01" not in text and "plex" not in text  # only VMs that serve a certificate from tls/
 
 
 def test_security_explains_what_git_ignores(files):

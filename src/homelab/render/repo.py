@@ -266,8 +266,13 @@ def tls_readme(doc) -> str:
     """`tls/README.md`: what the directory holds and how to fill it (lab/tls.py is the convention)."""
     lab = doc.lab
     step_ca = lab.pki.step_ca
+    es = lab.clusters.elasticsearch
+    serving = {lab.vault.server} | (set(es.data_nodes) | set(es.master_nodes) | {es.kibana, es.fleet_server}
+                                    if es else set())
     rows = []
     for vm in sorted(doc.inventory.vms, key=lambda v: v.name):
+        if vm.name not in serving:
+            continue
         sans = [vm.fqdn, vm.name] + ([vm.ip] if vm.ip else [])
         rows.append(f"step ca certificate {vm.fqdn} {TLS_DIR}/{vm.name}.crt {TLS_DIR}/{vm.name}.key "
                     + " ".join(f"--san {s}" for s in sans))
@@ -284,7 +289,8 @@ def tls_readme(doc) -> str:
         f"- `ca.crt` — the CA's root certificate: `step ca root {CA_FILE}`. Before the CA exists, the",
         "  `vault_server` role puts the Vault server's self-signed bootstrap certificate here.",
         "- `<vm>.crt`, `<vm>.key` — a VM's certificate (full chain) and key, with its FQDN, short name and",
-        "  address as subject alternative names (Elasticsearch, Kibana, Fleet Server and Vault use them):",
+        "  address as subject alternative names, for every VM that serves one (Elasticsearch nodes, Kibana,",
+        "  Fleet Server, Vault):",
         "",
         "```sh",
         *rows,

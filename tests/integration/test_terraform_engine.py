@@ -382,18 +382,24 @@ def test_vault_password_location_matches_the_vault_layer_and_the_renderer():
     assert TERRAFORM_VAULT_PASSWORD == (automation_path(VAULT_USER), PASSWORD_FIELD)
 
 
-def test_secrets_handed_to_the_rendered_reference_roots(lab_doc, tmp_path, monkeypatch):
-    """The engine passes exactly the secret variables the rendered roots declare, and the Vault it
-    resolved as VAULT_ADDR (the rendered vault provider has no `address`); no terraform run: init of
-    the real roots would download providers."""
-    monkeypatch.setenv("HOMELAB_VAULT_ADDR", "http://127.0.0.1:18299")  # what `--address` / the env resolve
+def render_reference_roots(lab_doc, tmp_path) -> list[str]:
     from homelab.render.terraform import render
 
     for f in render(lab_doc):
         out = tmp_path / f.path
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(f.content)
-    envs = TerraformEngine.env_dirs(EngineContext(doc=lab_doc, workdir=tmp_path, state_dir=tmp_path))
+    return TerraformEngine.env_dirs(EngineContext(doc=lab_doc, workdir=tmp_path, state_dir=tmp_path))
+
+
+def test_secrets_handed_to_the_rendered_reference_roots(lab_doc, tmp_path, monkeypatch):
+    """The engine passes exactly the secret variables the rendered roots declare, and the Vault it
+    resolved as VAULT_ADDR (the rendered vault provider has no `address`); no terraform run: init of
+    the real roots would download providers. tf/vault (it creates the Vault server) reads nothing from Vault."""
+    monkeypatch.setenv("HOMELAB_VAULT_ADDR", "http://127.0.0.1:18299")  # what `--address` / the env resolve
+    monkeypatch.setenv("PM_API_TOKEN_ID", "terraform@pve!homelab")
+    monkeypatch.setenv("PM_API_TOKEN_SECRET", "pve-env-secret-5150")
+    envs = render_reference_roots(lab_doc, tmp_path)
     assert envs == sorted({vm.env for vm in lab_doc.inventory.vms})
     reads = []
 
@@ -403,8 +409,105 @@ def test_secrets_handed_to_the_rendered_reference_roots(lab_doc, tmp_path, monke
 
     ctx = EngineContext(doc=lab_doc, workdir=tmp_path, state_dir=tmp_path, read_secret=read_secret)
     for env in envs:
-        assert "vault_password" in declared_variables(tmp_path / "tf" / env)
         overlay = secret_env(ctx, tmp_path / "tf" / env, env)
-        assert overlay == {"TF_VAR_vault_password": "pw-0123456789", "VAULT_ADDR": "http://127.0.0.1:18299"}
+        if env == "vault":
+            assert "vault_password" not in declared_variables(tmp_path / "tf" / env)
+            assert overlay == {}  # PM_API_TOKEN_* are inherited from the environment as they are
+            continue
+        assert "vault_password" in declared_variables(tmp_path / "tf" / env)
+        # an http (embedded) Vault has no certificate: the CA file variable is emptied (= unset)
+        assert overlay == {"TF_VAR_vault_password": "pw-0123456789", "VAULT_ADDR": "http://127.0.0.1:18299",
+                           "TF_VAR_vault_ca_cert_file": ""}
     assert set(reads) == {TERRAFORM_VAULT_PASSWORD}
-    assert ctx.redactor("x pw-0123456789 y") == f"x {MASK} y"
+    assert ctx.redactor("x pw-0123456789 y pve-env-secret-5150") == f"x {MASK} y {MASK}"
+
+
+def test_the_vault_servers_root_never_needs_vault_when_the_token_is_in_the_environment(lab_doc, tmp_path,
+                                                                                      monkeypatch):
+    """Item 1: on a brand-new lab, tf/vault is applied before any Vault exists."""
+    monkeypatch.setenv("PM_API_TOKEN_ID", "terraform@pve!homelab")
+    monkeypatch.setenv("PM_API_TOKEN_SECRET", "pve-env-secret-5150")
+    render_reference_roots(lab_doc, tmp_path)
+
+    def no_vault(path, field):
+        raise AssertionError(f"tf/vault read {path}#{field} from Vault")
+
+    ctx = EngineContext(doc=lab_doc, workdir=tmp_path, state_dir=tmp_path, read_secret=no_vault)
+    assert secret_env(ctx, tmp_path / "tf" / "vault", "vault") == {}
+    ctx = dataclasses.replace(ctx, read_secret=None)
+    assert secret_env(ctx, tmp_path / "tf" / "vault", "vault") == {}
+
+
+def test_the_vault_servers_root_without_the_token_says_how_to_give_it(lab_doc, tmp_path, monkeypatch):
+    monkeypatch.delenv("PM_API_TOKEN_ID", raising=False)
+    monkeypatch.delenv("PM_API_TOKEN_SECRET", raising=False)
+    render_reference_roots(lab_doc, tmp_path)
+    ctx = EngineContext(doc=lab_doc, workdir=tmp_path, state_dir=tmp_path, read_secret=None)
+    with pytest.raises(EngineError) as info:
+        secret_env(ctx, tmp_path / "tf" / "vault", "vault")
+    assert "tf/vault creates the Vault server" in info.value.message
+    assert "PM_API_TOKEN_ID and PM_API_TOKEN_SECRET" in info.value.message
+    assert "read -rs PM_API_TOKEN_SECRET" in info.value.hint
+
+    def vault_down(path, field):
+        raise EngineError("Vault at https://vault.lab.thewortmans.org:8200 is unreachable")
+
+    ctx = dataclasses.replace(ctx, read_secret=vault_down)
+    with pytest.raises(EngineError) as info:
+        secret_env(ctx, tmp_path / "tf" / "vault", "vault")
+    assert "could not give it either" in info.value.message and "unreachable" in info.value.message
+
+
+def test_the_vault_servers_root_reads_the_token_from_vault_once_it_exists(lab_doc, tmp_path, monkeypatch):
+    monkeypatch.delenv("PM_API_TOKEN_ID", raising=False)
+    monkeypatch.delenv("PM_API_TOKEN_SECRET", raising=False)
+    render_reference_roots(lab_doc, tmp_path)
+    values = {("infra/proxmox", "api_token_id"): "terraform@pve!homelab", ("infra/proxmox", "api_token_secret"): TOKEN}
+    ctx = EngineContext(doc=lab_doc, workdir=tmp_path, state_dir=tmp_path, redactor=Redactor(),
+                        read_secret=lambda path, field: Secret(values[(path, field)]))
+    overlay = secret_env(ctx, tmp_path / "tf" / "vault", "vault")
+    assert overlay == {"PM_API_TOKEN_ID": "terraform@pve!homelab", "PM_API_TOKEN_SECRET": TOKEN}
+    assert ctx.redactor(f"token {TOKEN}") == f"token {MASK}"
+
+
+@pytest.mark.validators  # the real terraform binary
+def test_the_token_from_the_environment_reaches_terraform_in_the_vault_servers_root(setup, monkeypatch):
+    """The real terraform, run by the engine in tf/vault: the provider's environment variables arrive (a
+    local-exec measures them), and nothing was read from Vault."""
+    engine, ctx, _, reads, _ = setup
+    env_dir = ctx.workdir / "tf" / "vault"
+    env_dir.mkdir(parents=True)
+    (env_dir / "main.tf").write_text(
+        'resource "terraform_data" "vault" {\n'
+        '  provisioner "local-exec" {\n'
+        '    command = "printf %s \\"$PM_API_TOKEN_ID:$PM_API_TOKEN_SECRET\\" | wc -c > tokenlen.txt"\n'
+        '  }\n'
+        '}\n')
+    monkeypatch.setenv("PM_API_TOKEN_ID", "terraform@pve!homelab")
+    monkeypatch.setenv("PM_API_TOKEN_SECRET", TOKEN)
+    [result] = engine.apply(ctx, [Change("proxmox_vm.vault", "create", "new VM")])
+    assert result.ok and result.message == "terraform created proxmox_vm.vault"
+    assert (env_dir / "tokenlen.txt").read_text().strip() == str(len(f"terraform@pve!homelab:{TOKEN}"))
+    assert reads == []
+    assert files_containing(ctx.workdir, TOKEN) == []
+
+
+def test_tls_verification_hands_terraform_the_ca_file(lab_doc, tmp_path, monkeypatch):
+    """Item 4: with Proxmox verification on, plan/apply get SSL_CERT_FILE=<repo>/tls/ca.crt (telmate/proxmox
+    has no CA argument); an https Vault needs tls/ca.crt; a missing CA file is a clear error."""
+    monkeypatch.setenv("HOMELAB_VAULT_ADDR", "https://127.0.0.1:18299")
+    proxmox = lab_doc.lab.proxmox.model_copy(update={"tls_insecure": None})
+    doc = dataclasses.replace(lab_doc, lab=lab_doc.lab.model_copy(update={"proxmox": proxmox}))
+    render_reference_roots(doc, tmp_path)
+    ctx = EngineContext(doc=doc, workdir=tmp_path, state_dir=tmp_path, read_secret=lambda p, f: Secret("pw-0123456789"))
+    with pytest.raises(EngineError) as info:
+        secret_env(ctx, tmp_path / "tf" / "lab", "lab")
+    assert "tls/ca.crt" in info.value.message and "step ca root tls/ca.crt" in info.value.hint
+    (tmp_path / "tls").mkdir()
+    (tmp_path / "tls" / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    overlay = secret_env(ctx, tmp_path / "tf" / "lab", "lab")
+    assert overlay["SSL_CERT_FILE"] == str((tmp_path / "tls" / "ca.crt").resolve())
+    assert "TF_VAR_vault_ca_cert_file" not in overlay  # https: the rendered ../../tls/ca.crt is used as is
+    monkeypatch.setenv("PM_API_TOKEN_ID", "terraform@pve!homelab")
+    monkeypatch.setenv("PM_API_TOKEN_SECRET", "pve-env-secret-5150")
+    assert secret_env(ctx, tmp_path / "tf" / "vault", "vault") == {"SSL_CERT_FILE": overlay["SSL_CERT_FILE"]}

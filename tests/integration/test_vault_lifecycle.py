@@ -290,6 +290,8 @@ def test_each_policy_allows_exactly_what_it_should(life, user):
     assert listed is listing_allowed
     if user == "terraform":  # the Vault provider's child token (facts §2)
         assert api.create_token(ttl="1m", policies=["terraform"])
+    # Ansible's SSH private key: Ansible and admin only -- not Terraform (issue 11, item 12)
+    assert _can_read(api, "infra/ssh") is (user in ("ansible", "admin")), user
 
 
 def test_cli_login_as_user_is_bound_by_its_policy(life):

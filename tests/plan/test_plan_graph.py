@@ -49,9 +49,21 @@ def test_vault_before_the_terraform_layer_and_everything_reading_secrets(create_
     vault = [c.address for c in plan.changes if c.layer == "vault"]
     others = [c.address for c in plan.changes if c.layer != "vault"]
     assert vault and others
-    assert max(pos[a] for a in vault) < min(pos[a] for a in others if a.startswith("proxmox_vm."))
+    # every VM but the Vault server's own (tf/vault is created before that Vault exists, see below)
+    assert max(pos[a] for a in vault) < min(pos[a] for a in others
+                                            if a.startswith("proxmox_vm.") and a != "proxmox_vm.vault")
     assert pos["vault_user.terraform"] < pos["proxmox_vm.kube01"]
     assert pos["vault_policy.apps"] < pos["argocd_app.media/plex"]  # plex reads apps/plex#claim_token
+
+
+def test_the_vault_servers_vm_and_baseline_do_not_wait_for_vault(create_all):
+    """Item 1: tf/vault creates the Vault server's VM; it cannot depend on what that Vault will hold."""
+    plan, order, pos = create_all
+    by_address = {c.address: c for c in plan.changes}
+    for address in ("proxmox_vm.vault", "host.vault"):
+        assert not [d for d in by_address[address].depends_on if d.startswith("vault_")], address
+    assert pos["proxmox_vm.vault"] == 0 and pos["host.vault"] == 1  # the very first batches
+    assert [d for d in by_address["proxmox_vm.kube01"].depends_on if d.startswith("vault_")]
 
 
 def test_elasticsearch_masters_then_data_then_kibana_then_fleet(create_all):

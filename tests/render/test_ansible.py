@@ -193,9 +193,9 @@ def test_inventory_groups_and_addresses_match_the_seed(tree):
     assert hosts("elasticsearch_nodes") == [f"es0{i}" for i in range(1, 7)]
     assert hosts("elasticsearch_masters") == ["es07", "es08", "es09"]
     assert set(inv["elasticsearch"]["children"]) == {"elasticsearch_nodes", "elasticsearch_masters"}
-    assert set(inv["elastic_stack"]["children"]) == {"elasticsearch", "kibana", "fleet"}
-    for group in ("kibana", "fleet", "vault", "plex"):
-        assert hosts(group) == [group]
+    assert set(inv["elastic_stack"]["children"]) == {"elasticsearch", "kibana_servers", "fleet_servers"}
+    for name in ("kibana", "fleet", "vault", "plex"):
+        assert hosts(f"{name}_servers") == [name]
     # one group per role and per environment that has VMs
     assert hosts("role_es_master") == ["es07", "es08", "es09"]
     assert hosts("role_k8s_control_plane") == ["kube01", "kube02", "kube03"]
@@ -204,6 +204,21 @@ def test_inventory_groups_and_addresses_match_the_seed(tree):
     assert hosts("env_lab") == sorted([f"es0{i}" for i in range(1, 10)] + ["fleet", "kibana"])
     hostvars = inv["_meta"]["hostvars"]
     assert {name: hv["ansible_host"] for name, hv in hostvars.items()} == SEED_HOSTS
+
+
+@pytest.mark.validators
+def test_no_group_shares_a_name_with_a_host(tree):
+    """Issue 11, item 13: hosts kibana, fleet, vault and plex had groups of the same name, and every
+    ansible-playbook run warned "Found both group and host with same name" (and `--limit vault` meant both)."""
+    result = run([tool("ansible-inventory"), "-i", "inventory.yml", "--list"], tree)
+    assert result.returncode == 0, result.stderr
+    inv = json.loads(result.stdout)
+    groups = set(inv) - {"_meta"}
+    assert not groups & set(inv["_meta"]["hostvars"]), groups & set(inv["_meta"]["hostvars"])
+    syntax = run([tool("ansible-playbook"), "--syntax-check", "-i", "inventory.yml", "site.yml"], tree)
+    assert syntax.returncode == 0 and "Found both group and host" not in syntax.stdout + syntax.stderr, syntax.stderr
+    # the seed's group names stay
+    assert {"k8s_cp", "k8s_worker", "elasticsearch_nodes", "elasticsearch_masters"} <= groups
 
 
 def test_inventory_hosts_are_sorted(tree):
@@ -259,7 +274,7 @@ def test_group_vars_carry_the_lab_facts(tree, doc):
         "default": {"path": "elastic/s3", "access_key": "access_key", "secret_key": "secret_key"}}
     assert "endpoint" not in es["elasticsearch_snapshot_repository"]["settings"]
 
-    vault = load_yaml(tree / "group_vars" / "vault.yml")
+    vault = load_yaml(tree / "group_vars" / "vault_servers.yml")
     assert vault["vault_server_version"] == "1.18.3"
     assert vault["vault_server_tls_cert_file"] == "/opt/vault/tls/vault.crt"
 
@@ -372,7 +387,9 @@ def test_rendered_data_holds_references_never_values(tree):
 
 def test_every_task_that_touches_a_secret_has_no_log(tree):
     secret_vars = ("k3s_token_value", "k3s_config", "k3s_kubeconfig", "elasticsearch_keystore",
-                   "elasticsearch_api_password", "kibana_service_token")
+                   "elasticsearch_api_password", "kibana_service_token", "kibana_keystore",
+                   "elasticsearch_service_token_current", "elasticsearch_service_token_created",
+                   "vault_server_unseal_keys")
     checked = 0
     for path in _task_files(tree):
         for task in _tasks(load_yaml(path)):
@@ -392,7 +409,12 @@ def test_secrets_are_read_with_the_hashi_vault_lookup(tree):
     for path in yaml_files(tree):
         lookups |= set(re.findall(r"lookup\('([\w.]+)'", path.read_text()))
     assert "community.hashi_vault.vault_kv2_get" in lookups
-    assert lookups <= {"community.hashi_vault.vault_kv2_get", "ansible.builtin.env", "ansible.builtin.template"}
+    # ansible.builtin.file: the vault_server role reads homelab's keys file (controller) to unseal Vault after a
+    # restart; community.hashi_vault.vault_write: the elasticsearch role stores the service tokens it creates.
+    assert lookups <= {"community.hashi_vault.vault_kv2_get", "community.hashi_vault.vault_write",
+                       "ansible.builtin.env", "ansible.builtin.template", "ansible.builtin.file"}
+    file_reads = [p for p in yaml_files(tree) if "lookup('ansible.builtin.file'" in p.read_text()]
+    assert [str(p.relative_to(tree)) for p in file_reads] == ["roles/vault_server/tasks/unseal.yml"]
 
 
 def test_only_builtin_modules_so_no_collection_is_needed_offline(tree):
@@ -718,6 +740,9 @@ def test_elasticsearch_keystore_gets_s3_keys_from_vault_once(tree, tmp_path, has
     access, secret = "planted-access-" + secrets.token_hex(8), "planted-secret-" + secrets.token_hex(16)
     client.secrets.kv.v2.create_or_update_secret(
         path="elastic/s3", secret={"access_key": access, "secret_key": secret}, mount_point="secret")
+    elastic = "planted-elastic-" + secrets.token_hex(12)  # the bootstrap.password (issue 11, item 5)
+    client.secrets.kv.v2.create_or_update_secret(
+        path="elastic/cluster", secret={"elastic_password": elastic}, mount_point="secret")
     store = tmp_path / "keystore"
     store.mkdir()
     stub = tmp_path / "elasticsearch-keystore"
@@ -737,10 +762,99 @@ def test_elasticsearch_keystore_gets_s3_keys_from_vault_once(tree, tmp_path, has
     for result in (first, second):
         output = result.stdout + result.stderr
         assert result.returncode == 0, output
-        assert access not in output and secret not in output
+        assert access not in output and secret not in output and elastic not in output
+    assert (store / "bootstrap.password").read_text() == elastic
     assert (store / "s3.client.default.access_key").read_text() == access
     assert (store / "s3.client.default.secret_key").read_text() == secret
     # written once each: the second run compares and leaves the keystore alone
     assert sorted((store / ".writes").read_text().split()) == [
-        "s3.client.default.access_key", "s3.client.default.secret_key"]
+        "bootstrap.password", "s3.client.default.access_key", "s3.client.default.secret_key"]
     assert _recap(second.stdout)["es01"]["changed"] == 0
+
+
+# ------------------------------------------------------------------------------------------ Elastic stack
+def _secret_refs(node, where=""):
+    """Every {path, field(s)} Vault reference under a key ending in _secret (or _secrets)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if str(key).endswith(("_secret", "_secrets")) and isinstance(value, dict):
+                refs = value.values() if str(key).endswith("_secrets") else [value]
+                for ref in refs:
+                    fields = [ref["field"]] if "field" in ref else [v for k, v in ref.items() if k != "path"]
+                    yield f"{where}.{key}", ref["path"], fields
+            else:
+                yield from _secret_refs(value, f"{where}.{key}")
+
+
+def test_every_vault_secret_the_roles_read_or_write_is_in_the_catalogue(tree, doc):
+    """Issue 11, item 6: Kibana and Fleet read elastic/kibana and elastic/fleet, which were not in the
+    catalogue. Every reference in group_vars and the role defaults names a catalogue path and field."""
+    catalogue = {s.path: set(s.fields) for s in doc.lab.vault.secrets}
+    files = [*sorted((tree / "group_vars").glob("*.yml")), *sorted((tree / "roles").glob("*/defaults/main.yml"))]
+    seen = set()
+    for path in files:
+        for where, secret_path, fields in _secret_refs(load_yaml(path)):
+            seen.add(secret_path)
+            assert secret_path in catalogue, f"{path.relative_to(tree)}{where}: {secret_path} is not in the catalogue"
+            assert set(fields) <= catalogue[secret_path], f"{where}: {fields} not in {secret_path}"
+    assert {"elastic/cluster", "elastic/kibana", "elastic/fleet", "elastic/kibana-encryption", "elastic/s3",
+            "k3s/cluster"} <= seen
+    generated = {s.path for s in doc.lab.vault.secrets if s.generate}
+    assert {"elastic/cluster", "elastic/kibana-encryption"} <= generated  # homelab makes these
+    assert not {"elastic/kibana", "elastic/fleet"} & generated  # the roles create these through the ES API
+
+
+def test_ansible_may_store_the_service_tokens_it_creates(tree):
+    """The kibana and fleet_server roles write the tokens to Vault: the ansible policy allows exactly that."""
+    from homelab.lab.vault_access import kv_capabilities
+
+    lab = load_lab(SEED).lab
+    ansible_policy = lab.vault.policies["ansible"]
+    for path in ("elastic/kibana", "elastic/fleet"):
+        assert {"create", "update", "read"} <= kv_capabilities(ansible_policy, "secret", path)
+    assert "update" not in kv_capabilities(ansible_policy, "secret", "elastic/cluster")
+
+
+def test_kibana_and_fleet_reach_elasticsearch_by_name(tree):
+    """Issue 11, item 10: the node certificates carry names (tls/README.md), so clients use names."""
+    stack = load_yaml(tree / "group_vars" / "elastic_stack.yml")
+    assert stack["elastic_stack_elasticsearch_hosts"] == [f"https://es0{i}.lab.thewortmans.org:9200" for i in range(1, 7)]
+    assert stack["elastic_stack_kibana_url"].startswith("https://kibana.lab.thewortmans.org")
+    es_vars = (tree / "roles" / "elasticsearch" / "vars" / "main.yml").read_text()
+    assert "ansible_host" not in es_vars.split("elasticsearch_api:")[1]  # the roles' own API calls too
+
+
+@pytest.mark.parametrize(("unix", "es"), [
+    ("0 2 * * *", "0 0 2 * * ?"), ("30 1 * * 0", "0 30 1 ? * SUN"), ("0 3 * * 1-5", "0 0 3 ? * MON-FRI"),
+    ("15 4 1 * *", "0 15 4 1 * ?"), ("*/15 * * * *", "0 */15 * * * ?"), ("@daily", "0 0 0 * * ?"),
+    ("@weekly", "0 0 0 ? * SUN"), ("0 5 * * 7", "0 0 5 ? * SUN"),
+])
+def test_snapshot_schedules_become_elasticsearch_cron(unix, es):
+    """Issue 11, item 9: backup.elasticsearch.schedule (Unix cron) as SLM wants it (Quartz: seconds first,
+    one day field '?', day-of-week from SUN); the contract fake refuses anything else."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fakes.elasticsearch import valid_es_cron
+
+    assert ansible.es_cron(unix) == es
+    assert valid_es_cron(es) is None and valid_es_cron(unix) is not None
+
+
+def test_a_schedule_elasticsearch_cannot_express_is_a_located_error():
+    from homelab.errors import HomelabError
+
+    text = SEED.read_text().replace('elasticsearch: {schedule: "0 2 * * *"', 'elasticsearch: {schedule: "0 2 1 * 1"')
+    with pytest.raises(HomelabError) as info:
+        ansible.render(load_text(text))
+    assert "homelab.yaml:" in info.value.message and "backup.elasticsearch.schedule" in info.value.message
+
+
+def test_the_lifecycle_policy_keeps_snapshots_as_long_as_the_lab_says(tree):
+    es = load_yaml(tree / "group_vars" / "elasticsearch.yml")
+    assert es["elasticsearch_slm_policy"] == {"id": "homelab-snapshots", "policy": {
+        "schedule": "0 0 2 * * ?", "name": "<homelab-logs-snap-{now/d}>", "repository": "s3-backups",
+        "retention": {"expire_after": "30d"}}}
+    plays = load_yaml(tree / "playbooks" / "elasticsearch.yml")
+    last = plays[-1]
+    assert last["hosts"] == "elasticsearch_masters"
+    assert last["tasks"][0]["ansible.builtin.include_role"]["tasks_from"] == "cluster.yml"
+    assert last["tasks"][0]["run_once"] is True

@@ -244,17 +244,18 @@ def test_secret_catalogue(rendered, reference_doc):
 
 
 def test_who_may_read_what_follows_the_seed_policies(rendered):
-    """terraform reads infra/* only, apps reads apps/* only, ansible and admin read everything."""
+    """terraform reads infra/proxmox only (issue 11, item 12), apps reads apps/* only, ansible and admin read
+    everything."""
     matrix = table_after(rendered["docs/secrets.md"], "## Who may read what")
     assert {"admin", "ansible", "apps", "terraform"} <= set(matrix[0])
-    assert len(matrix) == 12
+    assert len(matrix) == 15  # 12 + elastic/kibana, elastic/fleet, elastic/kibana-encryption (issue 11, item 6)
 
     def reads(cell: str) -> bool:
         return "read" in [c.strip() for c in cell.split(",")]
 
     for row in matrix:
         path = row["Path"].strip("`")
-        assert reads(row["terraform"]) == path.startswith("infra/"), path
+        assert reads(row["terraform"]) == (path == "infra/proxmox"), path
         assert reads(row["apps"]) == path.startswith("apps/"), path
         assert reads(row["ansible"]), path
         assert reads(row["admin"]), path
@@ -263,8 +264,8 @@ def test_who_may_read_what_follows_the_seed_policies(rendered):
             assert row["terraform"] == "—"
         assert "list" not in row["terraform"]  # terraform's rule grants read only
     users = {r["User"]: r for r in table_after(rendered["docs/secrets.md"], "## Users")}
-    assert users["terraform"]["Can read"] == "`infra/proxmox`, `infra/ssh`"
-    assert users["admin"]["Can read"] == "all 12 catalogue paths"
+    assert users["terraform"]["Can read"] == "`infra/proxmox`"
+    assert users["admin"]["Can read"] == "all 15 catalogue paths"
     assert "infra" not in users["apps"]["Can read"]
 
 
@@ -442,3 +443,11 @@ def test_minimal_lab_renders_every_document():
     assert "Not configured: set `backup.offsite`" in out["docs/backup.md"]
     readme = {f.path: f.content for f in repo.render(doc)}["README.md"]
     assert "GitOps is not configured" in readme
+
+
+def test_backup_doc_names_the_snapshot_lifecycle_policy_that_is_registered(rendered):
+    """Issue 11, item 9: the nightly snapshots the doc promises are a real SLM policy (registered by the
+    elasticsearch playbook), with the schedule as Elasticsearch reads it."""
+    text = rendered["docs/backup.md"]
+    assert "`homelab-snapshots`, registered with the repository by `ansible/playbooks/elasticsearch.yml`" in text
+    assert "| Schedule (Elasticsearch cron, UTC) | `0 0 2 * * ?` |" in text

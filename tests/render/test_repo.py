@@ -43,7 +43,7 @@ def files(reference_doc) -> dict[str, str]:
 
 def test_files_and_generated_marker(files):
     assert sorted(files) == [".github/workflows/validate.yml", ".gitignore", ".pre-commit-config.yaml", ".yamllint",
-                             "README.md", "SECURITY.md", "renovate.json"]
+                             "README.md", "SECURITY.md", "renovate.json", "tls/README.md"]
     for path, text in files.items():
         if path.endswith(".json"):
             continue  # JSON has no comments (tests/render/test_repo_ci.py checks renovate.json)
@@ -170,20 +170,70 @@ def test_readme_directories_and_order(files):
     assert "ansible-galaxy collection install -r requirements.yml" in text
     for policy in ("admin", "ansible", "apps", "terraform"):
         assert f"vault policy write {policy} vault/policies/{policy}.hcl" in text
-    assert "export VAULT_SKIP_VERIFY=true" in text  # the reference lab sets tls.skip_verify
+    assert "export VAULT_SKIP_VERIFY" not in text  # the reference lab verifies Vault (issue 11, item 4)
+    assert "export VAULT_CACERT=$PWD/tls/ca.crt" in text
     assert "[`docs/secrets.md`](docs/secrets.md)" in text
+
+
+def test_readme_bootstrap_order_needs_no_vault_before_vault_exists(files):
+    """Issue 11, item 1: the README's steps are true in order. tf/vault (the Vault server's VM) is applied
+    with the Proxmox token from the environment before any Vault exists; Vault is then set up with Ansible
+    (`--limit vault`, no extra variables), initialised, and given the token; only then the other roots."""
+    text = files["README.md"]
+    assert "temporary Vault" not in text
+    steps = [
+        "export PM_API_TOKEN_ID=",
+        "read -rs PM_API_TOKEN_SECRET && export PM_API_TOKEN_SECRET",
+        "terraform -chdir=tf/vault apply",
+        "ansible-playbook -i inventory.yml site.yml --limit vault)",
+        "export VAULT_ADDR=https://vault.lab.thewortmans.org:8200",
+        "vault operator init",
+        "vault policy write terraform vault/policies/terraform.hcl",
+        'printf %s "$PM_API_TOKEN_SECRET" | vault kv put secret/infra/proxmox api_token_id="$PM_API_TOKEN_ID" '
+        "api_token_secret=-",
+        "read -rs TF_VAR_vault_password && export TF_VAR_vault_password",
+        "terraform -chdir=tf/home-apps apply",
+    ]
+    positions = [text.index(step) for step in steps]
+    assert positions == sorted(positions), list(zip(steps, positions, strict=True))
+    assert "-e vault_server_tls" not in text  # item 14: no extra variables
+    # nothing but tf/vault is applied before Vault holds the token
+    first_other = min(text.index(f"terraform -chdir=tf/{e} apply") for e in ("lab", "kubernetes", "home-apps"))
+    assert first_other > text.index("vault kv put secret/infra/proxmox")
+
+
+def test_readme_without_a_vault_server_vm(reference_path):
+    text = reference_path.read_text().replace("  server: vault\n", "")
+    out = repo.readme(load_text(text))
+    assert "#### 1a." not in out and "--limit" not in out  # no Vault VM to create first
+    assert "terraform -chdir=tf/vault init && terraform -chdir=tf/vault apply" in out  # an ordinary root now
+    # the token is asked for where it is written to Vault, not assumed from an earlier step
+    assert out.index("read -rs PM_API_TOKEN_SECRET") < out.index('printf %s "$PM_API_TOKEN_SECRET" | vault kv put')
+
+
+def test_tls_readme_issues_certificates_with_every_name_clients_use(files):
+    """tls/README.md: the CA root and one certificate per VM with FQDN, short name and IP as SANs (issue 11,
+    item 10: Kibana and Fleet reach Elasticsearch by name; the IP SAN is there for clients that use it)."""
+    text = files["tls/README.md"]
+    assert "step ca root tls/ca.crt" in text
+    assert ("step ca certificate es01.lab.thewortmans.org tls/es01.crt tls/es01.key "
+            "--san es01.lab.thewortmans.org --san es01 --san 192.168.10.81") in text
+    assert "tls/vault.crt tls/vault.key" in text and "git-ignored" in text
+    assert "tls/kibana.crt" in text and "tls/fleet.crt" in text and "tls/es09.crt" in text
+    assert "kube01" not in text and "plex" not in text  # only VMs that serve a certificate from tls/
 
 
 def test_security_explains_what_git_ignores(files):
     text = files["SECURITY.md"]
     for pattern, _why in repo.GITIGNORE:
         assert f"`{pattern}`" in text
-    assert "secrets read from Vault" in text and "Terraform" in text
+    assert "secret\nread from Vault" in text and "Terraform" in text
+    assert "read ephemerally and is not in it" in text  # the Proxmox token (issue 11, item 4)
     assert "gitleaks" in text and "Rotate it in Vault first" in text
     assert "5 key shares, any 3" in text
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| `")}
-    assert "`infra/proxmox`, `infra/ssh`" in rows["`terraform`"]
-    assert "all 12 catalogue paths" in rows["`admin`"]
+    assert rows["`terraform`"].split("|")[3].strip() == "`infra/proxmox`"  # not infra/ssh (issue 11, item 12)
+    assert "all 15 catalogue paths" in rows["`admin`"]  # 12 + the Elastic service tokens and Kibana key
 
 
 def test_security_without_step_ca_or_skip_verify(reference_path):

@@ -5,7 +5,13 @@ The allow-lists below are written from the reference facts, not from the rendere
 `/work/shared/reference/platform-facts.md` §1 (Telmate/proxmox `proxmox_vm_qemu` 3.x: §1.2 provider
 arguments, §1.3 top-level arguments, §1.4 `cpu`, §1.5 `disks`, §1.6 `network`, §1.7 `serial`) and §2
 (hashicorp/vault provider and `vault_kv_secret_v2`). The `pci` block is from the provider's
-docs/resources/vm_qemu.md "PCI Block" (PR #1162, v3.0.1-rc5 and later).
+docs/resources/vm_qemu.md "PCI Block" (PR #1162, v3.0.1-rc5 and later). Read in the provider source at
+the pinned tags (github.com/Telmate/terraform-provider-proxmox v3.0.2-rc07, github.com/hashicorp/
+terraform-provider-vault v5.0.0..v5.8.0): `machine` (proxmox/resource_vm_qemu.go, validated against
+`^pc|^q35|^virt`, proxmox/util.go), `start_at_node_boot` (proxmox/Internal/resource/guest/startatnodeboot/
+schem.go), the provider's PM_API_TOKEN_ID / PM_API_TOKEN_SECRET environment defaults (proxmox/provider.go),
+the ephemeral resource `vault_kv_secret_v2` (internal/vault/secrets/ephemeral/kv_secret_v2.go: mount,
+name, version; internal/framework/base/schema.go baseEphemeralSchema: namespace, mount_id).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ VM_TOP_LEVEL = {
     "memory", "balloon", "scsihw", "boot", "bios", "ciuser", "cipassword", "cicustom", "ciupgrade",
     "searchdomain", "nameserver", "sshkeys", *(f"ipconfig{i}" for i in range(16)), "skip_ipv4", "skip_ipv6",
     "agent_timeout", "tags", "pool", "description", "start_at_node_boot", "protection", "hastate", "hagroup",
+    "machine",  # proxmox/resource_vm_qemu.go @ v3.0.2-rc07 (TypeString, Optional, MachineTypeValidator)
 }
 # §1.3: `vm_state` up to rc07 (rc08 too: the rename came with rc09), `power_state` from rc09 (where
 # `vm_state` is deprecated).
@@ -86,6 +93,10 @@ def vm_qemu_schema(rc: int) -> dict:
         "serial": _slot({"id", "type"}),
         # vm_qemu.md "PCI Block" (repeatable, the form meant for modules)
         "pci": _slot(PCI_ARGS),
+        # not a provider argument: the Terraform language's meta-argument block (custom conditions)
+        "lifecycle": _slot({"create_before_destroy", "prevent_destroy", "ignore_changes", "replace_triggered_by"},
+                           {"precondition": _slot({"condition", "error_message"}),
+                            "postcondition": _slot({"condition", "error_message"})}),
     })
 
 
@@ -103,6 +114,8 @@ VAULT_PROVIDER = _slot(
      "auth_login": _slot({"path", "parameters"})},
 )
 KV_V2_DATA_ARGS = {"mount", "name", "version"}
+# ephemeral "vault_kv_secret_v2" (v5.0.0+): kv_secret_v2.go + the base ephemeral schema.
+KV_V2_EPHEMERAL_ARGS = {"mount", "name", "version", "namespace", "mount_id"}
 
 # §1.1: the tags that exist; a pre-release is only selected through an exact pin.
 KNOWN_PROXMOX_PINS = {"3.0.2-rc07", "3.0.2-rc08", "3.0.2-rc09"}
@@ -241,12 +254,16 @@ def test_provider_pins(files):
         # §1.1: exact pin (no ~> or >=) on an rc tag that exists.
         assert providers["proxmox"] == {"source": "telmate/proxmox", "version": f"3.0.2-rc{rc:02d}"}, path
         assert providers["proxmox"]["version"] in KNOWN_PROXMOX_PINS
-        if path.startswith("tf/modules/"):
-            assert "vault" not in providers and "backend" not in tf
+        if path.startswith("tf/modules/") or path == "tf/vault/versions.tf":
+            assert "vault" not in providers, path  # the module, and the root that creates the Vault server
         else:
-            # §2: v5 needs Terraform >= 1.11 and Vault >= 1.19; the seed runs Vault 1.18.3 -> 4.x.
-            assert providers["vault"] == {"source": "hashicorp/vault", "version": "~> 4.0"}, path
+            # the ephemeral resource needs hashicorp/vault >= 5.0.0 (CHANGELOG 5.0.0); 5.9.0 stopped testing
+            # against Vault <= 1.18 (CHANGELOG 5.9.0 release note), and the seed runs Vault 1.18.3.
+            assert providers["vault"] == {"source": "hashicorp/vault", "version": ">= 5.0.0, < 5.9.0"}, path
+        if not path.startswith("tf/modules/"):
             assert tf["backend"] == [{"local": {"path": "terraform.tfstate", "__is_block__": True}}], path
+            # vault 5.x needs Terraform >= 1.11 (CHANGELOG 5.0.0: "supports Terraform versions >= 1.11.x")
+            assert tf["required_version"] == ">= 1.11.0", path
 
 
 def test_proxmox_vm_qemu_uses_only_arguments_of_the_pinned_version(files):
@@ -290,10 +307,19 @@ def test_allow_list_rejects_wrong_arguments(snippet, rc, complaint):
     assert any(complaint in p for p in problems), problems
 
 
+def providers_of(text: str) -> dict:
+    return {name: body for entry in parse(text).get("provider", []) for name, body in entry.items()}
+
+
+def ephemerals_of(text: str) -> dict:
+    return {name: body for entry in parse(text).get("ephemeral", []) for kind, named in entry.items()
+            for name, body in named.items() if kind == "vault_kv_secret_v2"}
+
+
 def test_root_providers_use_only_documented_arguments(files):
-    for env in ("lab", "kubernetes", "home-apps", "vault"):
-        data = parse(files[f"tf/{env}/provider.tf"])
-        providers = {name: body for entry in data["provider"] for name, body in entry.items()}
+    for env in ("lab", "kubernetes", "home-apps"):
+        text = files[f"tf/{env}/provider.tf"]
+        providers = providers_of(text)
         assert set(providers) == {"vault", "proxmox"}
         assert schema_violations(providers["vault"], VAULT_PROVIDER, "provider.vault") == []
         assert set(providers["proxmox"]) - {"__is_block__"} <= PROXMOX_PROVIDER_ARGS
@@ -301,18 +327,56 @@ def test_root_providers_use_only_documented_arguments(files):
         login = vault["auth_login_userpass"][0]
         assert login["username"] == "terraform" and login["password"] == "var.vault_password"
         assert "address" not in vault  # the provider reads VAULT_ADDR, which the engine sets to the resolved Vault
-        assert vault["skip_tls_verify"] is True  # the seed: VAULT_SKIP_VERIFY=true
-        data_sources = {name: body for entry in data["data"] for kind, named in entry.items()
-                        for name, body in named.items() if kind == "vault_kv_secret_v2"}
-        assert list(data_sources) == ["infra_proxmox"]
-        ds = data_sources["infra_proxmox"]
-        assert set(ds) - {"__is_block__"} <= KV_V2_DATA_ARGS
-        assert ds["mount"] == "secret" and ds["name"] == "infra/proxmox"  # no "data/" (§2)
+        # the reference lab verifies Vault's certificate against the internal CA's root (tls/ca.crt)
+        assert vault["skip_tls_verify"] is False and vault["ca_cert_file"] == "var.vault_ca_cert_file"
+        assert "data" not in parse(text)  # no data source: its result would land in the state
+        ds = ephemerals_of(text)
+        assert list(ds) == ["infra_proxmox"]
+        assert set(ds["infra_proxmox"]) - {"__is_block__"} <= KV_V2_EPHEMERAL_ARGS
+        assert ds["infra_proxmox"]["mount"] == "secret" and ds["infra_proxmox"]["name"] == "infra/proxmox"  # no data/
         pm = providers["proxmox"]
         assert pm["pm_api_url"] == "var.proxmox_api_url"
-        assert pm["pm_api_token_id"] == 'data.vault_kv_secret_v2.infra_proxmox.data["api_token_id"]'
-        assert pm["pm_api_token_secret"] == 'data.vault_kv_secret_v2.infra_proxmox.data["api_token_secret"]'
+        assert pm["pm_api_token_id"] == 'ephemeral.vault_kv_secret_v2.infra_proxmox.data["api_token_id"]'
+        assert pm["pm_api_token_secret"] == 'ephemeral.vault_kv_secret_v2.infra_proxmox.data["api_token_secret"]'
+        # the reference lab keeps PVE's own certificate (proxmox.tls_insecure: true, explained in the lab)
         assert pm["pm_tls_insecure"] is True
+
+
+def test_the_root_that_creates_the_vault_server_needs_no_vault(files):
+    """Item 1: tf/vault creates the Vault VM, so it cannot read anything from that Vault: no vault provider,
+    no Vault password, no secret read; the Proxmox provider takes PM_API_TOKEN_ID / PM_API_TOKEN_SECRET
+    from the environment (telmate/proxmox v3.0.2-rc07 proxmox/provider.go: EnvDefaultFunc)."""
+    text = files["tf/vault/provider.tf"]
+    providers = providers_of(text)
+    assert set(providers) == {"proxmox"}
+    assert set(providers["proxmox"]) - {"__is_block__"} == {"pm_api_url", "pm_tls_insecure"}
+    assert "PM_API_TOKEN_ID" in text and "PM_API_TOKEN_SECRET" in text  # the comment says where they come from
+    assert "vault_kv_secret_v2" not in text and "data" not in parse(text)
+    variables = {n for e in parse(files["tf/vault/variables.tf"])["variable"] for n in e}
+    assert variables == {"proxmox_api_url"}
+    for env in ("lab", "kubernetes", "home-apps"):
+        assert "vault" in providers_of(files[f"tf/{env}/provider.tf"])
+
+
+def test_bootstrap_root_follows_the_vault_server():
+    """Whatever environment the Vault server's VM is in is the root without Vault; a lab without a Vault
+    server VM has none."""
+    def move(data):
+        for vm in data["vms"]:
+            if vm["name"] == "vault":
+                vm["env"] = "home-apps"
+
+    files = render_files(lab_variant(move))
+    assert set(providers_of(files["tf/home-apps/provider.tf"])) == {"proxmox"}
+    assert "tf/vault/provider.tf" not in files
+    for env in ("lab", "kubernetes"):
+        assert "vault" in providers_of(files[f"tf/{env}/provider.tf"])
+
+    def no_server(data):
+        data["vault"].pop("server")
+
+    files = render_files(lab_variant(no_server))
+    assert all("vault" in providers_of(files[f"tf/{env}/provider.tf"]) for env in ("lab", "kubernetes", "vault"))
 
 
 def test_variables_and_outputs_are_documented(files):
@@ -340,18 +404,22 @@ def test_module_calls_match_the_module_interface(files):
 
 
 def test_vault_password_is_a_sensitive_variable_without_default(files):
-    for env in ("lab", "kubernetes", "home-apps", "vault"):
+    for env in ("lab", "kubernetes", "home-apps"):
         variables = {n: b for e in parse(files[f"tf/{env}/variables.tf"])["variable"] for n, b in e.items()}
         assert variables["vault_password"]["sensitive"] is True
+        assert variables["vault_password"]["ephemeral"] is True
         assert "default" not in variables["vault_password"]
         assert "TF_VAR_vault_password" in variables["vault_password"]["description"]
         assert "vault_address" not in variables  # the vault provider reads VAULT_ADDR (set by homelab apply)
         # proxmox.endpoint is unset in the seed: a placeholder variable the user must set.
         assert "default" not in variables["proxmox_api_url"]
+        # relative to tf/<env>, where terraform runs (engine cwd, or `terraform -chdir=tf/<env>`)
+        assert variables["vault_ca_cert_file"]["default"] == "../../tls/ca.crt"
 
 
 def test_no_secret_material_in_tf(files):
     text = "\n".join(files.values())
+    assert 'data "vault_kv_secret_v2"' not in text  # item 4: a data source would put the token in the state
     assert "password_file" not in text and "token =" not in text
     assert not re.search(r'pm_api_token_secret\s*=\s*"', text)
     assert not re.search(r'password\s*=\s*"', text)
@@ -449,6 +517,45 @@ def test_gpu_passthrough(files):
     assert pci["content"][0]["pcie"] == "pci.value.pcie"
 
 
+def test_a_pcie_passthrough_vm_gets_the_q35_machine(files):
+    """Item 2: Proxmox refuses to start a VM with a PCIe (pcie=1) device on the default i440fx machine;
+    the provider's `machine` argument (v3.0.2-rc07 resource_vm_qemu.go) sets q35 on the GPU VM only."""
+    body = parse(files["tf/modules/proxmox_vm/main.tf"])["resource"][0]["proxmox_vm_qemu"]["this"]
+    assert body["machine"] == "var.machine"
+    variables = {n: b for e in parse(files["tf/modules/proxmox_vm/variables.tf"])["variable"] for n, b in e.items()}
+    assert variables["machine"]["default"] is None  # null: the template's machine type is kept
+    calls = {}
+    for env in SEED_ENVS:
+        calls.update(module_calls(files, env))
+    assert calls["kube06"]["machine"] == "q35"
+    assert [n for n, c in calls.items() if "machine" in c] == ["kube06"]
+    # and the module refuses a PCIe device on another machine type before Proxmox does
+    conditions = [c for lc in body["lifecycle"] for c in lc["precondition"]]
+    assert any("q35" in c["condition"] and "pcie" in c["condition"] for c in conditions), conditions
+
+
+def test_a_gpu_without_pcie_keeps_the_templates_machine():
+    def plain_pci(data):
+        for vm in data["vms"]:
+            if vm["name"] == "kube06":
+                vm["gpu"]["pcie"] = False
+
+    calls = module_calls(render_files(lab_variant(plain_pci)), "kubernetes")
+    assert calls["kube06"]["pci_devices"] == [{"raw_id": "0000:01:00", "pcie": False}]
+    assert "machine" not in calls["kube06"]
+
+
+def test_every_vm_starts_when_its_proxmox_node_boots(files):
+    """Item 3: start_at_node_boot (v3.0.2-rc07 startatnodeboot/schem.go; defaults to false)."""
+    body = parse(files["tf/modules/proxmox_vm/main.tf"])["resource"][0]["proxmox_vm_qemu"]["this"]
+    assert body["start_at_node_boot"] == "var.start_at_node_boot"
+    assert "onboot" not in body  # the deprecated name conflicts with it (schema_legacy.go)
+    variables = {n: b for e in parse(files["tf/modules/proxmox_vm/variables.tf"])["variable"] for n, b in e.items()}
+    assert variables["start_at_node_boot"]["default"] is True
+    for env in SEED_ENVS:
+        assert all(call.get("start_at_node_boot", True) is True for call in module_calls(files, env).values())
+
+
 def test_outputs(files):
     out = {n: b for e in parse(files["tf/kubernetes/outputs.tf"])["output"] for n, b in e.items()}
     assert out["ip_addresses"]["value"]["kube03"] == "module.kube03.ip_address"
@@ -460,7 +567,7 @@ def test_outputs(files):
 def test_lab_options_reach_the_output():
     def change(data):
         data["vault"]["address"] = "embedded"
-        data["vault"]["tls"]["skip_verify"] = False
+        data["vault"]["tls"]["skip_verify"] = True
         data["proxmox"]["endpoint"] = "https://pve1.lab.thewortmans.org:8006"
         data["proxmox"]["tls_insecure"] = False
         data["proxmox"]["credentials"]["token_secret"] = {"path": "infra/pve-token", "field": "secret"}
@@ -471,15 +578,16 @@ def test_lab_options_reach_the_output():
     files = render_files(lab_variant(change))
     variables = {n: b for e in parse(files["tf/kubernetes/variables.tf"])["variable"] for n, b in e.items()}
     assert "vault_address" not in variables  # embedded: no fixed address; VAULT_ADDR is the running one
+    assert "vault_ca_cert_file" not in variables  # nothing to verify against when verification is skipped
     assert variables["proxmox_api_url"]["default"] == "https://pve1.lab.thewortmans.org:8006/api2/json"
     provider = parse(files["tf/kubernetes/provider.tf"])
     providers = {n: b for e in provider["provider"] for n, b in e.items()}
-    assert providers["vault"]["skip_tls_verify"] is False
+    assert providers["vault"]["skip_tls_verify"] is True and "ca_cert_file" not in providers["vault"]
     assert providers["proxmox"]["pm_tls_insecure"] is False
-    data = {n: b for e in provider["data"] for _, named in e.items() for n, b in named.items()}
+    data = ephemerals_of(files["tf/kubernetes/provider.tf"])
     assert {n: b["name"] for n, b in data.items()} == {"infra_proxmox": "infra/proxmox",
                                                        "infra_pve_token": "infra/pve-token"}
-    assert providers["proxmox"]["pm_api_token_secret"] == 'data.vault_kv_secret_v2.infra_pve_token.data["secret"]'
+    assert providers["proxmox"]["pm_api_token_secret"] == 'ephemeral.vault_kv_secret_v2.infra_pve_token.data["secret"]'
     body = parse(files["tf/modules/proxmox_vm/main.tf"])["resource"][0]["proxmox_vm_qemu"]["this"]
     assert body["boot"] == "order=virtio0"
     assert "virtio0" in body["disks"][0]["virtio"][0]
@@ -487,6 +595,33 @@ def test_lab_options_reach_the_output():
     calls = module_calls(files, "kubernetes")
     assert calls["kube01"]["vlan_tag"] == 20
     assert calls["kube01"]["tags"] == ["gpu", "k8s-control-plane", "kubernetes", "media-server", "x"]
+
+
+@pytest.mark.parametrize(("step_ca", "tls_insecure", "skip_verify", "pm_insecure", "vault_skip"), [
+    (True, None, None, False, False),    # an internal CA: verify both, against tls/ca.crt
+    (False, None, None, True, False),    # no CA: PVE's self-signed certificate is not verifiable
+    (True, True, True, True, True),      # explicit settings win
+    (False, False, None, False, False),
+])
+def test_tls_verification_follows_the_internal_ca(step_ca, tls_insecure, skip_verify, pm_insecure, vault_skip):
+    """Item 4: verification is a lab setting whose default is on once the lab has an internal CA, and
+    the CA file (tls/ca.crt) is wired into the vault provider."""
+    def change(data):
+        if not step_ca:
+            data["pki"].pop("step_ca")
+        data["proxmox"].pop("tls_insecure", None)
+        data["vault"]["tls"].pop("skip_verify", None)
+        if tls_insecure is not None:
+            data["proxmox"]["tls_insecure"] = tls_insecure
+        if skip_verify is not None:
+            data["vault"]["tls"]["skip_verify"] = skip_verify
+
+    files = render_files(lab_variant(change))
+    providers = providers_of(files["tf/lab/provider.tf"])
+    assert providers["proxmox"]["pm_tls_insecure"] is pm_insecure
+    assert providers_of(files["tf/vault/provider.tf"])["proxmox"]["pm_tls_insecure"] is pm_insecure
+    assert providers["vault"]["skip_tls_verify"] is vault_skip
+    assert ("ca_cert_file" in providers["vault"]) is (not vault_skip)
 
 
 def test_sata_template_slot_has_no_iothread():
@@ -523,9 +658,56 @@ def test_credential_paths_that_sanitise_alike_get_distinct_data_sources():
         data["proxmox"]["credentials"]["token_id"] = {"path": "infra/pve", "field": "id"}
         data["proxmox"]["credentials"]["token_secret"] = {"path": "infra_pve", "field": "secret"}
 
-    provider = parse(render_files(lab_variant(change))["tf/lab/provider.tf"])
-    data = {n: b["name"] for e in provider["data"] for _, named in e.items() for n, b in named.items()}
-    assert data == {"infra_pve": "infra/pve", "infra_pve_2": "infra_pve"}
-    pm = {n: b for e in provider["provider"] for n, b in e.items()}["proxmox"]
-    assert pm["pm_api_token_id"] == 'data.vault_kv_secret_v2.infra_pve.data["id"]'
-    assert pm["pm_api_token_secret"] == 'data.vault_kv_secret_v2.infra_pve_2.data["secret"]'
+    text = render_files(lab_variant(change))["tf/lab/provider.tf"]
+    assert {n: b["name"] for n, b in ephemerals_of(text).items()} == {"infra_pve": "infra/pve",
+                                                                      "infra_pve_2": "infra_pve"}
+    pm = providers_of(text)["proxmox"]
+    assert pm["pm_api_token_id"] == 'ephemeral.vault_kv_secret_v2.infra_pve.data["id"]'
+    assert pm["pm_api_token_secret"] == 'ephemeral.vault_kv_secret_v2.infra_pve_2.data["secret"]'
+
+
+PRECONDITION_CHECK = """\
+variable "machine" {
+  type    = string
+  default = null
+}
+
+variable "pci_devices" {
+  type    = list(object({ raw_id = string, pcie = bool }))
+  default = []
+}
+
+resource "terraform_data" "vm" {
+  lifecycle {
+    precondition {
+      condition     = CONDITION
+      error_message = "needs q35"
+    }
+  }
+}
+"""
+
+
+@pytest.mark.validators
+@pytest.mark.parametrize(("machine", "pcie", "ok"), [
+    (None, True, False), ("pc", True, False), ("q35", True, True), ("pc-q35-8.1", True, True),
+    (None, False, True), (None, None, True),
+])
+def test_the_modules_q35_precondition_evaluates_as_meant(files, tmp_path, machine, pcie, ok):
+    """The rendered precondition, evaluated by the real terraform (built-in terraform_data, offline)."""
+    body = parse(files["tf/modules/proxmox_vm/main.tf"])["resource"][0]["proxmox_vm_qemu"]["this"]
+    condition = body["lifecycle"][0]["precondition"][0]["condition"]
+    (tmp_path / "main.tf").write_text(PRECONDITION_CHECK.replace("CONDITION", condition))
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": os.devnull, "TF_IN_AUTOMATION": "1"}
+    tf = terraform_bin()
+    assert subprocess.run([tf, "init", "-input=false"], cwd=tmp_path, env=env, capture_output=True,
+                          timeout=120).returncode == 0
+    args = [tf, "plan", "-input=false", "-no-color"]
+    if machine is not None:
+        args.append(f"-var=machine={machine}")
+    if pcie is not None:
+        args.append(f'-var=pci_devices=[{{raw_id="0000:01:00",pcie={str(pcie).lower()}}}]')
+    proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert (proc.returncode == 0) is ok, proc.stdout + proc.stderr
+    if not ok:
+        assert "needs q35" in proc.stdout + proc.stderr

@@ -67,22 +67,28 @@ def test_external_secrets_policy_reads_only_what_the_external_secrets_use(files)
     }
 
 
-def test_terraform_policy_reads_infra_only(files):
+def test_terraform_policy_reads_the_proxmox_token_only(files):
+    """Issue 11, item 12: `infra/*` included infra/ssh (Ansible's SSH private key); Terraform needs the
+    Proxmox API token and nothing else."""
     paths = _paths(files["vault/policies/terraform.hcl"].content)
     assert paths == {
-        "secret/data/infra/*": {"read"},
-        "secret/metadata/infra/*": {"read"},
+        "secret/data/infra/proxmox": {"read"},
+        "secret/metadata/infra/proxmox": {"read"},
         "auth/token/create": {"update"},  # the Vault provider makes a child token (facts §2)
     }
 
 
-def test_ansible_policy_read_and_list_six_prefixes(files):
+def test_ansible_policy_reads_six_prefixes_and_stores_the_service_tokens(files):
     paths = _paths(files["vault/policies/ansible.hcl"].content)
     prefixes = ["infra", "k3s", "elastic", "storage", "backup", "apps"]
     expected = {}
     for p in prefixes:
         expected[f"secret/data/{p}/*"] = {"read"}
         expected[f"secret/metadata/{p}/*"] = {"list", "read"}  # facts §7.2 read-only
+    # issue 11, item 6: the kibana and fleet_server roles store the service account tokens they create
+    for path in ("elastic/kibana", "elastic/fleet"):
+        expected[f"secret/data/{path}"] = {"create", "read", "update"}
+        expected[f"secret/metadata/{path}"] = {"read"}
     assert paths == expected
     assert not any("automation" in p for p in paths)
 

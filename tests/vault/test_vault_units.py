@@ -42,7 +42,10 @@ def test_address_precedence(reference_doc, tmp_path, monkeypatch, no_env):
     lab = reference_doc.lab
     t = resolve_target(lab, state_dir=tmp_path)
     assert t.address == "https://vault.lab.thewortmans.org:8200" and not t.embedded  # the lab (not contacted)
-    assert t.verify is False  # vault.tls.skip_verify: true in the reference lab
+    assert t.verify is True  # the reference lab verifies Vault's certificate (issue 11, item 4)
+    monkeypatch.setenv("VAULT_CACERT", str(tmp_path / "ca.crt"))  # what the README exports: the lab's CA file
+    assert resolve_target(lab, state_dir=tmp_path).verify == str(tmp_path / "ca.crt")
+    monkeypatch.delenv("VAULT_CACERT")
     monkeypatch.setenv("HOMELAB_VAULT_EMBEDDED", "1")
     with pytest.raises(VaultNotRunningError):
         resolve_target(lab, state_dir=tmp_path)

@@ -6,11 +6,13 @@ other files are built from data. Pure: no filesystem access besides reading the 
 
 from __future__ import annotations
 
+from homelab.lab.tls import CA_FILE, TLS_DIR, proxmox_verify, vault_ca_file, vault_verify
 from homelab.lab.vault_access import kv_capabilities, lab_vault_url
 from homelab.render import repo_ci
 from homelab.render.base import GENERATED, RenderedFile, header, normalise
 from homelab.render.docs.markdown import markdown_file, render_template, table
 from homelab.render.serializers import dump_json, dump_yaml
+from homelab.render.terraform import bootstrap_env
 
 # Pinned hook versions (pre-commit `rev`s are git tags of these repositories).
 GITLEAKS_REPO = "https://github.com/gitleaks/gitleaks"
@@ -20,8 +22,8 @@ YAMLLINT_REV = "v1.38.0"
 
 # (pattern, why) — what must never reach git.
 GITIGNORE: list[tuple[str, str]] = [
-    ("*.tfstate*", "Terraform local state (and its backups): holds every value providers read, "
-                   "including secrets read from Vault"),
+    ("*.tfstate*", "Terraform local state (and its backups): holds every value providers read "
+                   "(not the ephemeral Proxmox token; any other secret read from Vault would be)"),
     ("*.tfplan", "saved Terraform plans: hold the same values as the state"),
     (".terraform/", "Terraform's provider and module cache (per environment)"),
     (".homelab/", "homelab's state, the embedded Vault's data, backups and key files"),
@@ -49,6 +51,8 @@ DIRECTORIES: list[tuple[str, str]] = [
     ("k8s/apps/", "one ArgoCD Application per app, by namespace"),
     ("k8s/values/", "Helm values per app and component (the `$values` source of the Applications)"),
     ("vault/", "Vault server configuration and the policies"),
+    (f"{TLS_DIR}/", "the internal CA's root (`ca.crt`) and the service certificates it issued (`<vm>.crt`, "
+                    "`<vm>.key`; keys are git-ignored)"),
     ("docs/", "inventory, address plan, apps, secrets and backups — generated reference"),
     (".github/workflows/validate.yml", "on every push: `homelab render --check`, `homelab validate`, "
                                        "`homelab secrets scan` (whole history)"),
@@ -121,6 +125,8 @@ def readme(doc) -> str:
         if path == "tf/<env>/":
             directories += [_env_line(doc, env) for env in envs]
     gitops = lab.gitops.argocd if lab.gitops else None
+    first = bootstrap_env(lab, doc.inventory)
+    vault_vm = doc.inventory.by_name.get(vault.server) if vault.server else None
     return render_template(
         "README.md.j2",
         generated=GENERATED,
@@ -134,21 +140,33 @@ def readme(doc) -> str:
         directories="\n".join(directories),
         kv_mount=vault.kv_mount,
         proxmox_secret=lab.proxmox.credentials.token_secret.path,
+        proxmox_id_path=lab.proxmox.credentials.token_id.path,
+        proxmox_id_field=lab.proxmox.credentials.token_id.field,
+        proxmox_secret_field=lab.proxmox.credentials.token_secret.field,
         vault_addr=lab_vault_url(lab) or "$(homelab vault status --format json | jq -r .url)",
-        skip_verify=vault.tls.skip_verify,
+        skip_verify=not vault_verify(lab),
+        vault_ca=vault_ca_file(lab) or "",
+        proxmox_ca=CA_FILE if proxmox_verify(lab) else "",
         vault_server=vault.server or "",
+        vault_fqdn=vault_vm.fqdn if vault_vm is not None else "",
+        vault_ip=vault_vm.ip if vault_vm is not None and vault_vm.ip else "",
+        bootstrap_env=first or "",
         shares=vault.init.shares,
         threshold=vault.init.threshold,
         policies=sorted(vault.policies),
         users=[(u.name, ",".join(sorted(u.policies)), u.token_ttl, u.token_max_ttl)
                for u in sorted(vault.users, key=lambda u: u.name)] if "userpass" in vault.auth else [],
-        tf_envs=[e for e in envs if e != "vault" or not vault.server] if vault.server else envs,
+        tf_envs=[e for e in envs if e != first],
         argocd_steps=_argocd_steps(doc),
         repo_url=gitops.repo_url if gitops else "",
         revision=gitops.revision if gitops else "",
         automated=bool(gitops and gitops.automated),
         docs=_bullets(DOCS),
     )
+
+
+def _bootstrap(doc) -> str:
+    return bootstrap_env(doc.lab, doc.inventory) or ""
 
 
 def security(doc) -> str:
@@ -190,7 +208,11 @@ def security(doc) -> str:
         step_ca_url=f" (`{step_ca.url}`)" if step_ca else "",
         cert_file=vault.tls.cert_file,
         key_file=vault.tls.key_file,
-        skip_verify=vault.tls.skip_verify,
+        skip_verify=not vault_verify(lab),
+        ca_file=vault_ca_file(lab) or "",
+        ca_file_any=CA_FILE,
+        proxmox_verify=proxmox_verify(lab),
+        bootstrap_env=_bootstrap(doc),
         ignore_table=table(["Pattern", "Why"], [[f"`{p}`", why] for p, why in GITIGNORE]),
     )
 
@@ -257,8 +279,46 @@ def yamllint_config() -> str:
     return dump_yaml(data, header_line=header("#") + "# yamllint configuration for this repository.\n")
 
 
+def tls_readme(doc) -> str:
+    """`tls/README.md`: what the directory holds and how to fill it (lab/tls.py is the convention)."""
+    lab = doc.lab
+    step_ca = lab.pki.step_ca
+    es = lab.clusters.elasticsearch
+    serving = {lab.vault.server} | (set(es.data_nodes) | set(es.master_nodes) | {es.kibana, es.fleet_server}
+                                    if es else set())
+    rows = []
+    for vm in sorted(doc.inventory.vms, key=lambda v: v.name):
+        if vm.name not in serving:
+            continue
+        sans = [vm.fqdn, vm.name] + ([vm.ip] if vm.ip else [])
+        rows.append(f"step ca certificate {vm.fqdn} {TLS_DIR}/{vm.name}.crt {TLS_DIR}/{vm.name}.key "
+                    + " ".join(f"--san {s}" for s in sans))
+    ca = (f"the internal step-ca CA (`{step_ca.url}`)" if step_ca else "the lab's internal CA")
+    lines = [
+        f"<!-- {GENERATED} -->",
+        "",
+        f"# {TLS_DIR}/ — certificates of {lab.name}",
+        "",
+        f"Certificates the lab's services serve, issued by {ca}, and the CA's root certificate every",
+        "client verifies them against. Ansible copies them to the VMs; Terraform and homelab read `ca.crt`.",
+        "Private keys (`*.key`) are git-ignored: keep them here only on the machine that runs Ansible.",
+        "",
+        f"- `ca.crt` — the CA's root certificate: `step ca root {CA_FILE}`. Before the CA exists, the",
+        "  `vault_server` role puts the Vault server's self-signed bootstrap certificate here.",
+        "- `<vm>.crt`, `<vm>.key` — a VM's certificate (full chain) and key, with its FQDN, short name and",
+        "  address as subject alternative names, for every VM that serves one (Elasticsearch nodes, Kibana,",
+        "  Fleet Server, Vault):",
+        "",
+        "```sh",
+        *rows,
+        "```",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def render(doc) -> list[RenderedFile]:
     return [
+        markdown_file(f"{TLS_DIR}/README.md", tls_readme(doc)),
         RenderedFile(".gitignore", normalise(gitignore())),
         RenderedFile(".pre-commit-config.yaml", normalise(pre_commit_config())),
         RenderedFile(".yamllint", normalise(yamllint_config())),

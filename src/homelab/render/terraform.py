@@ -1,9 +1,16 @@
 """Render `tf/`: a reusable `proxmox_vm` module and one root per Terraform environment.
 
-Pure: data in, `RenderedFile`s out. Facts about the providers (argument names, the exact pre-release pin,
-KV v2 data source) are from `platform-facts.md` §1 (Telmate/proxmox 3.x, `proxmox_vm_qemu`) and §2
-(hashicorp/vault); GPU passthrough follows the provider's `pci` block (docs/resources/vm_qemu.md "PCI
-Block", `proxmox/Internal/resource/guest/qemu/pci/schema.go`, added by PR #1162 for v3.0.1-rc5).
+Pure: data in, `RenderedFile`s out. Facts about the providers (argument names, the exact pre-release pin)
+are from `platform-facts.md` §1 (Telmate/proxmox 3.x, `proxmox_vm_qemu`) and §2 (hashicorp/vault), and
+were read again in the providers' source at the pinned versions (github.com/Telmate/terraform-provider-proxmox
+tag v3.0.2-rc07, github.com/hashicorp/terraform-provider-vault tags v5.0.0..v5.8.0); GPU passthrough follows
+the provider's `pci` block (docs/resources/vm_qemu.md "PCI Block", `proxmox/Internal/resource/guest/qemu/
+pci/schema.go`, added by PR #1162 for v3.0.1-rc5).
+
+Bootstrap order: the root holding the Vault server's VM (`bootstrap_env`, `tf/vault` in the reference lab)
+cannot read from the Vault it creates, so it has no vault provider and its Proxmox provider takes the API
+token from the environment (PM_API_TOKEN_ID / PM_API_TOKEN_SECRET); every other root reads the token from
+Vault through an *ephemeral* resource, so it is in neither the plan file nor the state.
 
 Layout:
 
@@ -21,6 +28,7 @@ import re
 from collections import defaultdict
 
 from homelab.errors import HomelabError
+from homelab.lab.tls import CA_FILE, proxmox_verify, vault_ca_file, vault_verify
 from homelab.render.base import GENERATED, RenderedFile
 from homelab.render.hcl import Attribute, Blank, Block, Comment, Raw, dumps, quote
 
@@ -28,10 +36,11 @@ from homelab.render.hcl import Attribute, Blank, Block, Comment, Raw, dumps, quo
 # pre-releases are only selected through an exact pin. From rc09 on `vm_state` is renamed `power_state`;
 # we set neither (the default is "running" on every 3.x rc).
 PROXMOX_PROVIDER = {"source": "telmate/proxmox", "version": "3.0.2-rc07"}
-# hashicorp/vault: v5 needs Terraform >= 1.11 and is only tested against Vault >= 1.19 (platform-facts §2);
-# the seed runs Vault 1.18.3 and asks for "v4.0+", so the 4.x line it is.
-VAULT_PROVIDER = {"source": "hashicorp/vault", "version": "~> 4.0"}
-TERRAFORM_REQUIRED_VERSION = ">= 1.10.0"  # ephemeral input variables
+# hashicorp/vault: the ephemeral resource `vault_kv_secret_v2` exists from 5.0.0 (CHANGELOG 5.0.0, needs
+# Terraform >= 1.11); 5.0.0..5.8.x are tested against Vault >= 1.15, 5.9.0 dropped Vault <= 1.18 (CHANGELOG
+# 5.9.0 release note) and the seed runs Vault 1.18.3: so 5.x below 5.9.
+VAULT_PROVIDER = {"source": "hashicorp/vault", "version": ">= 5.0.0, < 5.9.0"}
+TERRAFORM_REQUIRED_VERSION = ">= 1.11.0"  # ephemeral resources and hashicorp/vault 5.x
 
 MODULE_DIR = "tf/modules/proxmox_vm"
 VAULT_USER = "terraform"
@@ -43,6 +52,15 @@ _TAG_BAD = re.compile(r"[^a-z0-9_-]+")
 _IDENT_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 HEADER = f"# {GENERATED}"
+# telmate/proxmox v3.0.2-rc07 proxmox/provider.go: pm_api_token_id / pm_api_token_secret default to these.
+PM_TOKEN_ENV = ("PM_API_TOKEN_ID", "PM_API_TOKEN_SECRET")
+
+
+def bootstrap_env(lab, inventory) -> str | None:
+    """The Terraform environment of the Vault server's VM: it is created before that Vault exists, so it
+    takes its Proxmox credentials from the environment, not from Vault. None without a Vault server VM."""
+    vm = inventory.by_name.get(lab.vault.server) if lab.vault.server else None
+    return vm.env if vm is not None else None
 
 
 def render(doc):
@@ -60,7 +78,7 @@ def render(doc):
                 "use lower-case letters, digits, '-' and '_' (e.g. home-apps)",
             )
         vms = sorted(by_env[env], key=lambda v: v.name)
-        files.extend(_root_files(lab, doc.inventory, env, vms))
+        files.extend(_root_files(lab, doc.inventory, env, vms, bootstrap=env == bootstrap_env(lab, doc.inventory)))
     return files
 
 
@@ -100,8 +118,9 @@ def _versions(with_vault: bool, backend: bool) -> list:
     ]
     if backend:
         body += [
-            Comment("Local state, one per environment. It holds what the providers read, including the\n"
-                    "Proxmox token read from Vault: keep *.tfstate* out of git (the rendered .gitignore does)."),
+            Comment("Local state, one per environment. It holds what the providers report about the VMs (the\n"
+                    "Proxmox token is read ephemerally and is not in it); still keep *.tfstate* out of git\n"
+                    "(the rendered .gitignore does)."),
             Block("backend", ("local",), {"path": "terraform.tfstate"}),
         ]
     comments = [Comment("Telmate/proxmox has no stable 3.x release: Terraform selects a pre-release only\n"
@@ -137,6 +156,8 @@ MODULE_VARIABLES = [
     ("guest_agent", "bool", "Enable the QEMU guest agent (qemu-guest-agent must run in the guest).", True),
     ("pci_devices", "list(object({ raw_id = string, pcie = bool }))",
      "Host PCI devices passed through (e.g. a GPU), by raw PCI id such as \"0000:01:00\".", []),
+    ("machine", "string", "QEMU machine type (\"q35\" for PCIe passthrough); null keeps the template's.", None),
+    ("start_at_node_boot", "bool", "Start the VM when its Proxmox node boots.", True),
 ]
 
 
@@ -193,8 +214,13 @@ def _module_main(lab) -> list:
             "id": 0, "model": Raw("var.network_model"), "bridge": Raw("var.network_bridge"),
             "tag": Raw("var.vlan_tag"),
         }),
-        Comment("PCI passthrough (GPU). pcie = true needs the q35 machine type: build the template with it."),
+        Comment("PCI passthrough (GPU). A PCIe device (pcie = true) needs the q35 machine type, which Proxmox\n"
+                "checks at start; the module call sets machine = \"q35\" for such a VM."),
         pci,
+        # telmate/proxmox v3.0.2-rc07 resource_vm_qemu.go `machine` (must match ^pc|^q35|^virt; an empty
+        # value keeps the VM's current type) and startatnodeboot/schem.go `start_at_node_boot` (default false).
+        Attribute("machine", Raw("var.machine")),
+        Attribute("start_at_node_boot", Raw("var.start_at_node_boot")),
         Attribute("ipconfig0", Raw(
             'var.ip_address == null ? "ip=dhcp" : "ip=${var.ip_address}/${var.cidr_prefix},gw=${var.gateway}"')),
         Attribute("nameserver", Raw('join(" ", var.nameservers)')),
@@ -202,6 +228,14 @@ def _module_main(lab) -> list:
         Attribute("ciuser", Raw("var.ciuser")),
         Attribute("sshkeys", Raw('join("\\n", var.ssh_keys)')),
         Attribute("skip_ipv6", True),
+        Blank(),
+        Block("lifecycle", (), [
+            Block("precondition", (), [
+                Attribute("condition", Raw(
+                    '!anytrue([for d in var.pci_devices : d.pcie]) || strcontains(var.machine == null ? "" : var.machine, "q35")')),
+                Attribute("error_message", "A PCIe passthrough device (pcie = true) needs machine = \"q35\"."),
+            ]),
+        ]),
     ])
     return [resource]
 
@@ -252,13 +286,20 @@ def _credential_sources(lab) -> tuple[dict[str, str], dict[str, tuple[str, str]]
     return names, {arg: (names[ref.path.strip("/")], ref.field) for arg, ref in refs.items()}
 
 
-def _root_variables(lab) -> list:
-    items = [
-        _variable("vault_password", "string",
-                  f"Password of the Vault userpass account '{VAULT_USER}'. Pass it as TF_VAR_vault_password; "
-                  "never write it to a file. Ephemeral: Terraform keeps it out of plan files and state.",
-                  sensitive=True, ephemeral=True),
-    ]
+def _root_variables(lab, bootstrap: bool) -> list:
+    items: list = []
+    if not bootstrap:
+        items.append(_variable(
+            "vault_password", "string",
+            f"Password of the Vault userpass account '{VAULT_USER}'. Pass it as TF_VAR_vault_password; "
+            "never write it to a file. Ephemeral: Terraform keeps it out of plan files and state.",
+            sensitive=True, ephemeral=True))
+        if vault_ca_file(lab):
+            items.append(_variable(
+                "vault_ca_cert_file", "string",
+                "CA certificate Vault's certificate is verified against: the internal CA's root (or the Vault "
+                "server's self-signed bootstrap certificate until that CA exists), relative to this directory.",
+                f"../../{CA_FILE}"))
     if lab.proxmox.endpoint:
         items.append(_variable("proxmox_api_url", "string", "Proxmox VE API URL (proxmox.endpoint in homelab.yaml).",
                                _api_url(lab.proxmox.endpoint)))
@@ -271,27 +312,55 @@ def _root_variables(lab) -> list:
     return items
 
 
-def _root_provider(lab) -> list:
-    vault = lab.vault
-    names, args = _credential_sources(lab)
-    items: list = [
-        Comment(f"Terraform logs in to Vault as '{VAULT_USER}' (userpass) and reads the Proxmox API token from\n"
-                f"KV v2 at plan/apply time; nothing secret is stored in these files."),
-        # No `address`: the provider then reads VAULT_ADDR (hashicorp/vault provider docs, `address`), which
-        # `homelab apply` sets to the Vault it resolved (the lab's URL, or the embedded server's port).
-        Block("provider", ("vault",), [
-            Attribute("skip_tls_verify", vault.tls.skip_verify),
-            Block("auth_login_userpass", (), {"username": VAULT_USER, "password": Raw("var.vault_password")}),
+def _tls_comment(lab) -> Comment:
+    if proxmox_verify(lab):
+        return Comment(f"The Proxmox API certificate is verified. telmate/proxmox has no CA argument (provider.go):\n"
+                       f"Go reads SSL_CERT_FILE, so run plan/apply with SSL_CERT_FILE=<repo>/{CA_FILE} (homelab\n"
+                       "apply does) or trust the internal CA system-wide.")
+    return Comment("proxmox.tls_insecure: the Proxmox API certificate is not verified (PVE's own self-signed\n"
+                   "certificate); give pveproxy a certificate from the internal CA and set it to false.")
+
+
+def _bootstrap_provider(lab) -> list:
+    return [
+        Comment("This environment creates the Vault server, so it cannot read anything from that Vault: the\n"
+                f"Proxmox provider takes the API token from the environment, {PM_TOKEN_ENV[0]} and\n"
+                f"{PM_TOKEN_ENV[1]} (telmate/proxmox v3.0.2-rc07 proxmox/provider.go, EnvDefaultFunc of\n"
+                "pm_api_token_id / pm_api_token_secret). See the README, step 1."),
+        _tls_comment(lab),
+        Block("provider", ("proxmox",), [
+            Attribute("pm_api_url", Raw("var.proxmox_api_url")),
+            Attribute("pm_tls_insecure", not proxmox_verify(lab)),
         ]),
     ]
+
+
+def _root_provider(lab, bootstrap: bool) -> list:
+    if bootstrap:
+        return _bootstrap_provider(lab)
+    vault = lab.vault
+    names, args = _credential_sources(lab)
+    login = [Attribute("skip_tls_verify", not vault_verify(lab))]
+    if vault_ca_file(lab):
+        login.append(Attribute("ca_cert_file", Raw("var.vault_ca_cert_file")))
+    login.append(Block("auth_login_userpass", (), {"username": VAULT_USER, "password": Raw("var.vault_password")}))
+    items: list = [
+        Comment(f"Terraform logs in to Vault as '{VAULT_USER}' (userpass) and reads the Proxmox API token from\n"
+                "KV v2 with an ephemeral resource (hashicorp/vault >= 5.0.0, Terraform >= 1.11): the token is\n"
+                "in neither the plan file nor the state. Nothing secret is stored in these files."),
+        # No `address`: the provider then reads VAULT_ADDR (hashicorp/vault provider docs, `address`), which
+        # `homelab apply` sets to the Vault it resolved (the lab's URL, or the embedded server's port).
+        Block("provider", ("vault",), login),
+    ]
     for path in sorted(names):
-        items.append(Block("data", ("vault_kv_secret_v2", names[path]), {"mount": vault.kv_mount, "name": path}))
+        # hashicorp/vault v5.0.0 internal/vault/secrets/ephemeral/kv_secret_v2.go: mount, name (no "data/")
+        items.append(Block("ephemeral", ("vault_kv_secret_v2", names[path]), {"mount": vault.kv_mount, "name": path}))
     provider = [Attribute("pm_api_url", Raw("var.proxmox_api_url"))]
     for arg in ("pm_api_token_id", "pm_api_token_secret"):
         data, field = args[arg]
-        provider.append(Attribute(arg, Raw(f"data.vault_kv_secret_v2.{data}.data[{quote(field)}]")))
-    provider.append(Attribute("pm_tls_insecure", lab.proxmox.tls_insecure))
-    items.append(Block("provider", ("proxmox",), provider))
+        provider.append(Attribute(arg, Raw(f"ephemeral.vault_kv_secret_v2.{data}.data[{quote(field)}]")))
+    provider.append(Attribute("pm_tls_insecure", not proxmox_verify(lab)))
+    items += [_tls_comment(lab), Block("provider", ("proxmox",), provider)]
     return items
 
 
@@ -353,6 +422,8 @@ def module_values(lab, inventory, vm) -> dict:
     }
     if vm.gpu is not None:
         values["pci_devices"] = [{"raw_id": vm.gpu.device, "pcie": vm.gpu.pcie}]
+        if vm.gpu.pcie:
+            values["machine"] = "q35"  # Proxmox refuses to start a VM with a pcie=1 device on i440fx
     return values
 
 
@@ -363,7 +434,7 @@ _GROUPS = (
     ("disk_size", "disk_storage", "cloudinit_storage"),
     ("network_bridge", "vlan_tag", "ip_address", "cidr_prefix", "gateway", "nameservers", "searchdomain"),
     ("ciuser", "ssh_keys", "guest_agent"),
-    ("pci_devices",),
+    ("pci_devices", "machine"),
 )
 
 
@@ -375,7 +446,7 @@ def _module_call(lab, inventory, vm) -> Block:
         if not present:
             continue
         body.append(Blank())
-        if group == ("pci_devices",):
+        if group == ("pci_devices", "machine"):
             body.append(Comment(f"GPU passthrough: {vm.gpu.model} at {vm.gpu.device}."))
         for key in present:
             body.append(Attribute(key, values[key]))
@@ -406,10 +477,10 @@ def _root_outputs(vms) -> list:
     ]
 
 
-def _root_files(lab, inventory, env: str, vms):
+def _root_files(lab, inventory, env: str, vms, bootstrap: bool):
     root = f"tf/{env}"
-    yield _file(f"{root}/versions.tf", _versions(with_vault=True, backend=True))
-    yield _file(f"{root}/variables.tf", _root_variables(lab))
-    yield _file(f"{root}/provider.tf", _root_provider(lab))
+    yield _file(f"{root}/versions.tf", _versions(with_vault=not bootstrap, backend=True))
+    yield _file(f"{root}/variables.tf", _root_variables(lab, bootstrap))
+    yield _file(f"{root}/provider.tf", _root_provider(lab, bootstrap))
     yield _file(f"{root}/main.tf", _root_main(lab, inventory, vms))
     yield _file(f"{root}/outputs.tf", _root_outputs(vms))

@@ -16,18 +16,29 @@ Where Terraform itself keeps them (measured with Terraform 1.11):
 - a variable declared `ephemeral = true` (Terraform >= 1.10; fine for provider blocks such as the
   vault provider's `auth_login_userpass.password`) is in neither the plan file nor the state, and
   must be supplied again at apply, which the engine does.
+
+The root that creates the Vault server (`render.terraform.bootstrap_env`, `tf/vault` in the reference
+lab) reads nothing from Vault: its Proxmox provider takes PM_API_TOKEN_ID / PM_API_TOKEN_SECRET from the
+environment (telmate/proxmox v3.0.2-rc07 provider.go). The user exports them for the first apply; once
+the lab's Vault holds the token, the engine reads it from there when they are not set.
+
+TLS (lab/tls.py): with Proxmox verification on, plan/apply get SSL_CERT_FILE=<repo>/tls/ca.crt (the
+provider has no CA argument; Go reads SSL_CERT_FILE); not for init, which talks to the public registry.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
 from homelab.engines.base import EngineContext
-from homelab.errors import EngineError
+from homelab.errors import EngineError, HomelabError
+from homelab.lab.tls import CA_FILE, proxmox_verify
 from homelab.lab.vault_access import PASSWORD_FIELD, automation_path
+from homelab.render.terraform import PM_TOKEN_ENV, bootstrap_env
 
 # The generated password of the `terraform` Vault userpass account (the user the rendered vault provider
 # logs in as, render/terraform.py VAULT_USER): where the Vault engine keeps every user's password.
@@ -54,6 +65,17 @@ def declared_variables(env_dir: Path) -> set[str]:
 
 
 def secret_env(ctx: EngineContext, env_dir: Path, env: str) -> dict[str, str]:
+    """The environment overlay of plan/apply in `tf/<env>`: secrets (TF_VAR_<name> read from Vault, or the
+    bootstrap root's Proxmox token), VAULT_ADDR, and the CA file the providers verify against."""
+    if env == bootstrap_env(ctx.doc.lab, ctx.doc.inventory):
+        overlay = _bootstrap_credentials(ctx, env)
+    else:
+        overlay = _vault_variables(ctx, env_dir, env)
+    overlay.update(_tls_env(ctx, env_dir, env, overlay.get("VAULT_ADDR", "")))
+    return overlay
+
+
+def _vault_variables(ctx: EngineContext, env_dir: Path, env: str) -> dict[str, str]:
     """TF_VAR_<name> for every declared secret variable of `tf/<env>`, read from Vault (never from files)."""
     wanted = secret_variables(ctx.doc.lab)
     overlay: dict[str, str] = {}
@@ -71,6 +93,51 @@ def secret_env(ctx: EngineContext, env_dir: Path, env: str) -> dict[str, str]:
         from homelab.engines.vault.target import target_for
 
         overlay["VAULT_ADDR"] = target_for(ctx).address
+    return overlay
+
+
+def _bootstrap_credentials(ctx: EngineContext, env: str) -> dict[str, str]:
+    """The Proxmox token of the root that creates the Vault server: PM_API_TOKEN_ID / PM_API_TOKEN_SECRET
+    from our environment (terraform inherits it), else — once that Vault exists — from Vault."""
+    present = {name: os.environ.get(name, "") for name in PM_TOKEN_ENV}
+    if all(present.values()):
+        for value in present.values():
+            ctx.redactor.add(value)
+        return {}
+    hint = (f"export {PM_TOKEN_ENV[0]} (e.g. terraform@pve!homelab) and read the secret without echo: "
+            f"`read -rs {PM_TOKEN_ENV[1]} && export {PM_TOKEN_ENV[1]}`; then run again")
+    problem = f"tf/{env} creates the Vault server, so it takes the Proxmox API token from {' and '.join(PM_TOKEN_ENV)}"
+    if ctx.read_secret is None:
+        raise EngineError(f"{problem}, which are not set", hint=hint)
+    creds = ctx.doc.lab.proxmox.credentials
+    try:
+        values = [ctx.read_secret(ref.path, ref.field) for ref in (creds.token_id, creds.token_secret)]
+    except HomelabError as exc:
+        raise EngineError(f"{problem}, which are not set, and the lab's Vault could not give it either "
+                          f"({exc.message})", hint=hint) from None
+    for value in values:
+        ctx.redactor.add(value)
+    return {name: value.reveal() for name, value in zip(PM_TOKEN_ENV, values, strict=True)}
+
+
+def _tls_env(ctx: EngineContext, env_dir: Path, env: str, vault_addr: str) -> dict[str, str]:
+    overlay: dict[str, str] = {}
+    ca = Path(ctx.workdir) / CA_FILE
+    if proxmox_verify(ctx.doc.lab):
+        if not ca.is_file():
+            raise EngineError(f"tf/{env}: the lab verifies the Proxmox API certificate, but {CA_FILE} (the "
+                              "internal CA's root) is missing",
+                              hint=f"fetch it with `step ca root {CA_FILE}`, or set proxmox.tls_insecure: true")
+        overlay["SSL_CERT_FILE"] = str(ca.resolve())  # Go's crypto/x509 reads it (root_unix.go)
+    if "vault_ca_cert_file" in declared_variables(env_dir):
+        if vault_addr.startswith("http://"):
+            # the resolved Vault serves plain http (the embedded server): no CA to load; "" = unset
+            # (hashicorp/vault internal/provider/meta.go GetResourceDataStr)
+            overlay["TF_VAR_vault_ca_cert_file"] = ""
+        elif not ca.is_file():
+            raise EngineError(f"tf/{env}: Vault's certificate is verified against {CA_FILE}, which is missing",
+                              hint=f"fetch the internal CA's root with `step ca root {CA_FILE}` (before the CA "
+                                   "exists, the vault_server role puts Vault's bootstrap certificate there)")
     return overlay
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from homelab.engines.vault.client import ClientFactory, VaultApi, VaultError, VaultTokenError, hvac_client
 from homelab.engines.vault.server import running_address
 from homelab.errors import EngineError, StateError, UsageError
+from homelab.lab.tls import vault_verify
 from homelab.lab.vault_access import EMBEDDED
 from homelab.secrets import REDACTOR, Secret
 
@@ -55,7 +56,7 @@ class VaultTarget:
     embedded: bool
     state_dir: Path
     keys_file: Path
-    verify: bool = True
+    verify: bool | str = True  # False, True, or the CA file to verify against
 
     @property
     def vault_dir(self) -> Path:
@@ -92,7 +93,9 @@ def resolve_target(lab, *, address: str | None = None, embedded: bool = False,
             raise VaultNotRunningError("the embedded Vault is not running",
                                        "start it with `homelab vault up`")
         return VaultTarget(url or "", True, sdir, kfile, True)
-    verify = not lab.vault.tls.skip_verify
+    # VAULT_CACERT (what the Vault CLI reads; the README exports it) names the CA file requests verifies
+    # against; requests' own bundle (certifi) does not know the lab's internal CA.
+    verify: bool | str = vault_verify(lab) and (os.environ.get("VAULT_CACERT") or True)
     return VaultTarget(spec, False, sdir, kfile, verify)
 
 

@@ -48,7 +48,11 @@ class Proxmox(Model):
         default=None, pattern=r"^https?://[^\s/]+(:\d+)?(/api2/json)?/?$",
         description="API URL, e.g. https://pve1.lab.example:8006/api2/json. Unset = not configured.",
     )
-    tls_insecure: bool = Field(default=True, description="Skip TLS verification (self-signed PVE cert).")
+    tls_insecure: bool | None = Field(
+        default=None,
+        description="Skip TLS verification of the Proxmox API. Unset = verify once the lab has an internal CA "
+                    "(pki.step_ca; clients trust tls/ca.crt), skip otherwise (PVE's own self-signed certificate).",
+    )
     credentials: ProxmoxCredentials = Field(default_factory=ProxmoxCredentials)
     template: Template = Field(default_factory=Template)
     storage: NonEmptyStr = Field(default="local-lvm", description="Default storage pool for VM disks.")

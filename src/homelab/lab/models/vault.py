@@ -53,7 +53,11 @@ class VaultTls(Model):
     ca: Literal["step-ca", "self-signed", "none"] = "step-ca"
     cert_file: str = "/opt/vault/tls/vault.crt"
     key_file: str = "/opt/vault/tls/vault.key"
-    skip_verify: bool = Field(default=False, description="VAULT_SKIP_VERIFY for clients (dev only).")
+    skip_verify: bool | None = Field(
+        default=None,
+        description="VAULT_SKIP_VERIFY for clients (dev only). Unset = verify, against tls/ca.crt when the "
+                    "certificate comes from the lab's CA (step-ca or self-signed).",
+    )
 
 
 class Shamir(Model):

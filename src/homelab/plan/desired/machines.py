@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from homelab.plan.desired.common import Builder, address
+from homelab.render.terraform import bootstrap_env
 
 
-def add(b: Builder, doc, vdeps: tuple[str, ...]) -> None:
+def add(b: Builder, doc, vault_deps: tuple[str, ...]) -> None:
     lab, inv = doc.lab, doc.inventory
+    # The Terraform environment of the Vault server's VM is created before that Vault exists: its VMs
+    # and their baseline read nothing from Vault (render/terraform.py), so they do not wait for it.
+    first = bootstrap_env(lab, inv)
+
+    def deps_of(vm) -> tuple[str, ...]:
+        return () if vm.env == first else vault_deps
+
     # --- VMs (Terraform) ------------------------------------------------------------------------
     px = lab.proxmox
     for vm in sorted(inv.vms, key=lambda x: x.name):
@@ -15,7 +23,7 @@ def add(b: Builder, doc, vdeps: tuple[str, ...]) -> None:
             "memory_mib": vm.memory_mib, "disk_gib": vm.disk_gib, "storage": vm.storage,
             "template": px.template.name, "bridge": px.bridge, "vlan": lab.network.vlan,
             "gateway": lab.network.gateway, "gpu": getattr(vm.gpu, "device", None), "tags": list(vm.tags),
-        }, depends_on=vdeps, immutable=("env", "node", "template", "vmid"), no_shrink=("disk_gib",),
+        }, depends_on=deps_of(vm), immutable=("env", "node", "template", "vmid"), no_shrink=("disk_gib",),
             source=("vms", vm.index))
 
     # --- Hosts (Ansible baseline) ---------------------------------------------------------------
@@ -25,4 +33,4 @@ def add(b: Builder, doc, vdeps: tuple[str, ...]) -> None:
         b.add("host", vm.name, {
             "fqdn": vm.fqdn, "ip": vm.ip, "role": vm.role, "os": px.template.os, "ssh_user": acc.ssh_user,
             "dns": list(lab.network.dns), "domain": lab.network.domain,
-        }, depends_on=tuple(sorted({vm_addr, *vdeps})), rebuild_with=(vm_addr,), source=("vms", vm.index))
+        }, depends_on=tuple(sorted({vm_addr, *deps_of(vm)})), rebuild_with=(vm_addr,), source=("vms", vm.index))

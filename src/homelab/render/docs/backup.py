@@ -104,6 +104,16 @@ def _elasticsearch(lab, es) -> str:
     if b.elasticsearch:
         rows += [["Schedule (cron)", code(b.elasticsearch.schedule)],
                  ["Retention", f"{b.elasticsearch.retention_days} days"]]
+        if repo:
+            from homelab.render.ansible import SLM_POLICY_ID, es_cron
+
+            try:
+                quartz = code(es_cron(b.elasticsearch.schedule))
+            except ValueError:
+                quartz = "not expressible (keep one of the day fields `*`)"
+            rows += [["Snapshot lifecycle policy", f"`{SLM_POLICY_ID}`, registered with the repository by "
+                                                   "`ansible/playbooks/elasticsearch.yml`"],
+                     ["Schedule (Elasticsearch cron, UTC)", quartz]]
     return table(["Setting", "Value"], rows)
 
 

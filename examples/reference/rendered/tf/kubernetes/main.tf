@@ -216,4 +216,5 @@ module "kube06" {
       pcie   = true
     },
   ]
+  machine = "q35"
 }

@@ -3,7 +3,7 @@
 # Telmate/proxmox has no stable 3.x release: Terraform selects a pre-release only
 # through an exact version pin.
 terraform {
-  required_version = ">= 1.10.0"
+  required_version = ">= 1.11.0"
 
   required_providers {
     proxmox = {
@@ -12,12 +12,13 @@ terraform {
     }
     vault = {
       source  = "hashicorp/vault"
-      version = "~> 4.0"
+      version = ">= 5.0.0, < 5.9.0"
     }
   }
 
-  # Local state, one per environment. It holds what the providers read, including the
-  # Proxmox token read from Vault: keep *.tfstate* out of git (the rendered .gitignore does).
+  # Local state, one per environment. It holds what the providers report about the VMs (the
+  # Proxmox token is read ephemerally and is not in it); still keep *.tfstate* out of git
+  # (the rendered .gitignore does).
   backend "local" {
     path = "terraform.tfstate"
   }

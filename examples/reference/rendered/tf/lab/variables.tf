@@ -7,6 +7,12 @@ variable "vault_password" {
   ephemeral   = true
 }
 
+variable "vault_ca_cert_file" {
+  description = "CA certificate Vault's certificate is verified against: the internal CA's root (or the Vault server's self-signed bootstrap certificate until that CA exists), relative to this directory."
+  type        = string
+  default     = "../../tls/ca.crt"
+}
+
 # proxmox.endpoint is not set in homelab.yaml: pass TF_VAR_proxmox_api_url
 # (e.g. https://pve1.example:8006/api2/json) or set it there and render again.
 variable "proxmox_api_url" {

@@ -13,6 +13,14 @@ path "secret/data/elastic/*" {
   capabilities = ["read"]
 }
 
+path "secret/data/elastic/fleet" {
+  capabilities = ["create", "read", "update"]
+}
+
+path "secret/data/elastic/kibana" {
+  capabilities = ["create", "read", "update"]
+}
+
 path "secret/data/infra/*" {
   capabilities = ["read"]
 }
@@ -35,6 +43,14 @@ path "secret/metadata/backup/*" {
 
 path "secret/metadata/elastic/*" {
   capabilities = ["read", "list"]
+}
+
+path "secret/metadata/elastic/fleet" {
+  capabilities = ["read"]
+}
+
+path "secret/metadata/elastic/kibana" {
+  capabilities = ["read"]
 }
 
 path "secret/metadata/infra/*" {

@@ -5,10 +5,10 @@ path "auth/token/create" {
   capabilities = ["update"]
 }
 
-path "secret/data/infra/*" {
+path "secret/data/infra/proxmox" {
   capabilities = ["read"]
 }
 
-path "secret/metadata/infra/*" {
+path "secret/metadata/infra/proxmox" {
   capabilities = ["read"]
 }

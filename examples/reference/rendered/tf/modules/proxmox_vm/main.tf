@@ -59,7 +59,8 @@ resource "proxmox_vm_qemu" "this" {
     tag    = var.vlan_tag
   }
 
-  # PCI passthrough (GPU). pcie = true needs the q35 machine type: build the template with it.
+  # PCI passthrough (GPU). A PCIe device (pcie = true) needs the q35 machine type, which Proxmox
+  # checks at start; the module call sets machine = "q35" for such a VM.
   dynamic "pci" {
     for_each = var.pci_devices
 
@@ -70,10 +71,19 @@ resource "proxmox_vm_qemu" "this" {
     }
   }
 
-  ipconfig0    = var.ip_address == null ? "ip=dhcp" : "ip=${var.ip_address}/${var.cidr_prefix},gw=${var.gateway}"
-  nameserver   = join(" ", var.nameservers)
-  searchdomain = var.searchdomain
-  ciuser       = var.ciuser
-  sshkeys      = join("\n", var.ssh_keys)
-  skip_ipv6    = true
+  machine            = var.machine
+  start_at_node_boot = var.start_at_node_boot
+  ipconfig0          = var.ip_address == null ? "ip=dhcp" : "ip=${var.ip_address}/${var.cidr_prefix},gw=${var.gateway}"
+  nameserver         = join(" ", var.nameservers)
+  searchdomain       = var.searchdomain
+  ciuser             = var.ciuser
+  sshkeys            = join("\n", var.ssh_keys)
+  skip_ipv6          = true
+
+  lifecycle {
+    precondition {
+      condition     = !anytrue([for d in var.pci_devices : d.pcie]) || strcontains(var.machine == null ? "" : var.machine, "q35")
+      error_message = "A PCIe passthrough device (pcie = true) needs machine = \"q35\"."
+    }
+  }
 }

@@ -142,3 +142,15 @@ variable "pci_devices" {
   type        = list(object({ raw_id = string, pcie = bool }))
   default     = []
 }
+
+variable "machine" {
+  description = "QEMU machine type (\"q35\" for PCIe passthrough); null keeps the template's."
+  type        = string
+  default     = null
+}
+
+variable "start_at_node_boot" {
+  description = "Start the VM when its Proxmox node boots."
+  type        = bool
+  default     = true
+}

@@ -3,7 +3,7 @@
 # Telmate/proxmox has no stable 3.x release: Terraform selects a pre-release only
 # through an exact version pin.
 terraform {
-  required_version = ">= 1.10.0"
+  required_version = ">= 1.11.0"
 
   required_providers {
     proxmox = {

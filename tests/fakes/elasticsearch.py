@@ -1,0 +1,271 @@
+"""A contract fake of the Elasticsearch 8 REST calls the Ansible roles make (no Elasticsearch server can run
+here). HTTPS on 127.0.0.1 with a throw-away CA, HTTP basic auth for `elastic` and bearer service tokens,
+the documented request paths, response bodies and error envelopes. It records every request (method,
+path, JSON body) so tests can check what the roles asked for.
+
+Written from primary sources, not from the roles:
+- elastic/elasticsearch-specification (schema): `security/authenticate`, `security/change_password`,
+  `security/create_service_token` (PUT|POST /_security/service/{namespace}/{service}/credential/token/{name}
+  -> {"created": true, "token": {"name", "value"}}), `security/delete_service_token` (-> {"found": bool}),
+  `snapshot/create_repository`, `snapshot/get_repository`, `slm/put_lifecycle` (policy_id; body schedule,
+  name, repository, config, retention {expire_after, min_count, max_count}), `slm/get_lifecycle`
+  ({id: {version, modified_date_millis, policy}}), `cluster/health`, `_types/Errors.ts` (the error envelope
+  {"error": {"root_cause", "type", "reason"}, "status"});
+- elastic/elasticsearch ReservedRealm.java: the `elastic` user's password is the keystore's
+  `bootstrap.password` until a password is stored (`bootstrap_password` / `stored_password` here);
+- Elasticsearch reference, "Cron expressions": Quartz syntax, `<seconds> <minutes> <hours> <day_of_month>
+  <month> <day_of_week> [year]`, one of the two day fields must be `?` (SLM rejects anything else);
+- engine-api-facts.md §4.1: every response carries `X-Elastic-Product: Elasticsearch`.
+
+UNCONFIRMED (marked where used): the exact `reason` texts of some errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import json
+import re
+import secrets
+import ssl
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+SERVICE_ACCOUNTS = {"elastic/fleet-server", "elastic/fleet-server-remote", "elastic/kibana",
+                    "elastic/enterprise-search-server", "elastic/auto-ops"}
+_TOKEN_PATH = re.compile(r"^/_security/service/([^/]+)/([^/]+)/credential/token/([^/]+)$")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-#LW]+$")
+
+
+def make_tls(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 / localhost: (ca.crt, server.crt, server.key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-es test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = directory / "ca.crt", directory / "server.crt", directory / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+def error(status: int, kind: str, reason: str) -> tuple[int, dict]:
+    cause = {"type": kind, "reason": reason}
+    return status, {"error": {"root_cause": [cause], **cause}, "status": status}
+
+
+def valid_es_cron(expr: str) -> str | None:
+    """None when Elasticsearch would take the cron expression, else why not (the documented rules)."""
+    fields = expr.split()
+    if len(fields) not in (6, 7):
+        return f"invalid cron expression [{expr}]: expected 6 or 7 fields"
+    if not all(_CRON_FIELD.match(f) for f in fields):
+        return f"invalid cron expression [{expr}]"
+    dom, dow = fields[3], fields[5]
+    if (dom == "?") == (dow == "?"):
+        return (f"invalid cron expression [{expr}]: support for specifying both a day-of-week AND a "
+                "day-of-month parameter is not implemented")  # Quartz's message; UNCONFIRMED for ES
+    if not re.fullmatch(r"[0-9*/,\-]+", fields[0]):
+        return f"invalid cron expression [{expr}]: seconds"
+    if re.search(r"(^|[^0-9])[0]([^0-9]|$)", dow) or "8" in dow:
+        return f"invalid cron expression [{expr}]: day-of-week values must be between 1 and 7"
+    return None
+
+
+@dataclass
+class FakeElasticsearch:
+    bootstrap_password: str
+    stored_password: str | None = None
+    tokens: dict = field(default_factory=dict)  # (namespace, service, name) -> value
+    repositories: dict = field(default_factory=dict)
+    slm: dict = field(default_factory=dict)
+    requests: list = field(default_factory=list)  # (method, path, json body or None)
+
+    # ---------------------------------------------------------------- serving
+    def start(self, directory: Path) -> str:
+        self.ca_file, cert, key = make_tls(directory)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = "<not json>"
+                status, payload, extra = fake.handle(self.command, self.path, self.headers, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("X-Elastic-Product", "Elasticsearch")
+                for k, v in extra.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = _serve
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return f"https://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # ---------------------------------------------------------------- logic
+    def elastic_password(self) -> str:
+        return self.stored_password if self.stored_password is not None else self.bootstrap_password
+
+    def _who(self, headers) -> dict | None:
+        auth = headers.get("Authorization") or ""
+        if auth.startswith("Basic "):
+            try:
+                user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError:
+                return None
+            if user == "elastic" and password == self.elastic_password():
+                return {"username": "elastic", "roles": ["superuser"], "enabled": True,
+                        "authentication_realm": {"name": "reserved", "type": "reserved"},
+                        "lookup_realm": {"name": "reserved", "type": "reserved"}, "authentication_type": "realm"}
+            return None
+        if auth.startswith("Bearer "):
+            for (ns, svc, name), value in self.tokens.items():
+                if secrets.compare_digest(value, auth[7:]):
+                    return {"username": f"{ns}/{svc}", "roles": [], "enabled": True,
+                            "authentication_realm": {"name": "_service_account", "type": "_service_account"},
+                            "authentication_type": "token",
+                            "token": {"name": name, "type": "_service_account_index"}}
+        return None
+
+    def handle(self, method: str, path: str, headers, body) -> tuple[int, dict, dict]:
+        self.requests.append((method, path.split("?")[0], body))
+        who = self._who(headers)
+        if who is None:
+            status, payload = error(401, "security_exception",
+                                    f"unable to authenticate user for REST request [{path}]")
+            return status, payload, {"WWW-Authenticate": 'Basic realm="security", charset="UTF-8"'}
+        status, payload = self.route(method, path.split("?")[0], body, who)
+        return status, payload, {}
+
+    def route(self, method, path, body, who) -> tuple[int, dict]:
+        if path == "/_security/_authenticate" and method == "GET":
+            return 200, who
+        if path == "/_cluster/health" and method == "GET":
+            return 200, {"cluster_name": "homelab-logs", "status": "green", "timed_out": False,
+                         "number_of_nodes": 9, "number_of_data_nodes": 6, "relocating_shards": 0,
+                         "initializing_shards": 0, "unassigned_shards": 0}
+        m = re.fullmatch(r"/_security/user/([^/]+)/_password", path)
+        if m and method in ("PUT", "POST"):
+            if not isinstance(body, dict) or not body.get("password"):
+                return error(400, "action_request_validation_exception", "Validation Failed: 1: password must be specified;")
+            if len(body["password"]) < 6:
+                return error(400, "action_request_validation_exception",
+                             "Validation Failed: 1: passwords must be at least [6] characters long;")
+            if m.group(1) == "elastic":
+                self.stored_password = body["password"]
+            return 200, {}
+        m = _TOKEN_PATH.fullmatch(path)
+        if m:
+            return self._token(method, m.groups(), who)
+        m = re.fullmatch(r"/_snapshot/([^/]+)", path)
+        if m:
+            return self._repository(method, m.group(1), body)
+        m = re.fullmatch(r"/_slm/policy/([^/]+)", path)
+        if m:
+            return self._slm(method, m.group(1), body)
+        return error(400, "illegal_argument_exception", f"no handler found for uri [{path}] and method [{method}]")
+
+    def _token(self, method, key, who):
+        ns, svc, name = key
+        if f"{ns}/{svc}" not in SERVICE_ACCOUNTS:
+            return error(400, "illegal_argument_exception", f"service account [{ns}/{svc}] does not exist")
+        if who["username"] != "elastic":
+            return error(403, "security_exception", f"action is unauthorized for user [{who['username']}]")
+        if method == "DELETE":
+            found = self.tokens.pop(key, None) is not None
+            return (200 if found else 404), {"found": found}
+        if method in ("PUT", "POST"):
+            if key in self.tokens:
+                return error(409, "version_conflict_engine_exception",  # reason text UNCONFIRMED
+                             f"[service_account_token-{ns}/{svc}/{name}]: version conflict, document already exists")
+            raw = f"{ns}/{svc}/{name}:{secrets.token_urlsafe(16)}".encode()
+            value = "AAEAA" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            self.tokens[key] = value
+            return 200, {"created": True, "token": {"name": name, "value": value}}
+        return error(405, "illegal_argument_exception", f"method [{method}] not allowed")
+
+    def _repository(self, method, name, body):
+        if method == "GET":
+            if name not in self.repositories:
+                return error(404, "repository_missing_exception", f"[{name}] missing")
+            return 200, {name: self.repositories[name]}
+        if method in ("PUT", "POST"):
+            if not isinstance(body, dict) or body.get("type") not in ("s3", "fs"):
+                return error(400, "repository_exception", f"[{name}] repository type [{(body or {}).get('type')}] "
+                                                          "does not exist")
+            settings = {k: (json.dumps(v) if isinstance(v, bool) else str(v))
+                        for k, v in (body.get("settings") or {}).items()}  # the cluster keeps strings
+            if body["type"] == "s3" and not settings.get("bucket"):
+                return error(500, "repository_exception", f"[{name}] No bucket defined for s3 repository")  # UNCONFIRMED
+            self.repositories[name] = {"type": body["type"], "settings": settings}
+            return 200, {"acknowledged": True}
+        return error(405, "illegal_argument_exception", f"method [{method}] not allowed")
+
+    def _slm(self, method, policy_id, body):
+        if method == "GET":
+            if policy_id not in self.slm:
+                return error(404, "resource_not_found_exception",
+                             f"snapshot lifecycle policy or policies [{policy_id}] not found")
+            return 200, {policy_id: self.slm[policy_id]}
+        if method == "PUT":
+            if not isinstance(body, dict):
+                return error(400, "parse_exception", "request body is required")
+            problem = valid_es_cron(str(body.get("schedule", "")))
+            if problem:
+                return error(400, "illegal_argument_exception", problem)
+            if body.get("repository") not in self.repositories:
+                return error(400, "illegal_argument_exception", f"no such repository [{body.get('repository')}]")
+            expire = (body.get("retention") or {}).get("expire_after")
+            if expire is not None and not re.fullmatch(r"\d+(d|h|m|s|ms|micros|nanos)", str(expire)):
+                return error(400, "illegal_argument_exception", f"failed to parse setting [expire_after] with value [{expire}]")
+            version = self.slm.get(policy_id, {}).get("version", 0) + 1
+            self.slm[policy_id] = {"version": version, "modified_date_millis": 1_700_000_000_000 + version,
+                                   "policy": {"name": body.get("name"), "schedule": body["schedule"],
+                                              "repository": body["repository"],
+                                              **({"config": body["config"]} if "config" in body else {}),
+                                              **({"retention": body["retention"]} if "retention" in body else {})}}
+            return 200, {"acknowledged": True}
+        return error(405, "illegal_argument_exception", f"method [{method}] not allowed")

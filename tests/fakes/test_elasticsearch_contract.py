@@ -1,0 +1,105 @@
+"""The Elasticsearch contract fake behaves as the documentation says (see fakes/elasticsearch.py for sources):
+TLS with its CA, 401 + WWW-Authenticate without valid credentials, the bootstrap/stored elastic password,
+the service token lifecycle (create, conflict, authenticate as bearer, delete, 404 when gone), repository
+settings kept as strings, SLM refusing what Elasticsearch refuses (a Unix cron, a missing repository)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fakes.elasticsearch import FakeElasticsearch, valid_es_cron  # noqa: E402
+
+
+@pytest.fixture
+def es(tmp_path):
+    fake = FakeElasticsearch(bootstrap_password="boot-pw-123456")
+    url = fake.start(tmp_path / "tls")
+    yield fake, url
+    fake.stop()
+
+
+def call(url, method, path, *, fake, user=("elastic", None), bearer=None, body=None):
+    headers = {"Content-Type": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    elif user:
+        password = user[1] if user[1] is not None else fake.elastic_password()
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user[0]}:{password}".encode()).decode()
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method, headers=headers)
+    context = ssl.create_default_context(cafile=str(fake.ca_file))
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as resp:
+            return resp.status, json.loads(resp.read()), dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read()), dict(exc.headers)
+
+
+def test_tls_auth_and_the_product_header(es):
+    fake, url = es
+    status, body, headers = call(url, "GET", "/_security/_authenticate", fake=fake)
+    assert status == 200 and body["username"] == "elastic" and body["authentication_realm"]["name"] == "reserved"
+    assert headers["X-Elastic-Product"] == "Elasticsearch"
+    status, body, headers = call(url, "GET", "/_security/_authenticate", fake=fake, user=("elastic", "wrong-pw"))
+    assert status == 401 and body["error"]["type"] == "security_exception" and body["status"] == 401
+    assert "WWW-Authenticate" in headers
+    with pytest.raises(urllib.error.URLError):  # an unverified client is refused: the CA is the fake's own
+        urllib.request.urlopen(url + "/_cluster/health", context=ssl.create_default_context(), timeout=10)
+
+
+def test_the_bootstrap_password_until_one_is_stored(es):
+    fake, url = es
+    assert call(url, "POST", "/_security/user/elastic/_password", fake=fake, body={"password": "new-pw-123456"})[0] == 200
+    assert fake.stored_password == "new-pw-123456"
+    assert call(url, "GET", "/_security/_authenticate", fake=fake, user=("elastic", "boot-pw-123456"))[0] == 401
+    assert call(url, "POST", "/_security/user/elastic/_password", fake=fake, body={"password": "x"})[0] == 400
+
+
+def test_service_token_lifecycle(es):
+    fake, url = es
+    path = "/_security/service/elastic/kibana/credential/token/homelab"
+    status, body, _ = call(url, "POST", path, fake=fake)
+    assert status == 200 and body["created"] is True and body["token"]["name"] == "homelab"
+    token = body["token"]["value"]
+    status, body, _ = call(url, "POST", path, fake=fake)
+    assert status == 409 and body["error"]["type"] == "version_conflict_engine_exception"
+    status, who, _ = call(url, "GET", "/_security/_authenticate", fake=fake, bearer=token)
+    assert status == 200 and who["username"] == "elastic/kibana" and who["authentication_type"] == "token"
+    assert call(url, "DELETE", path, fake=fake)[:2] == (200, {"found": True})
+    assert call(url, "DELETE", path, fake=fake)[:2] == (404, {"found": False})
+    assert call(url, "GET", "/_security/_authenticate", fake=fake, bearer=token)[0] == 401
+    assert call(url, "POST", "/_security/service/elastic/nope/credential/token/x", fake=fake)[0] == 400
+
+
+def test_repository_and_slm(es):
+    fake, url = es
+    repo = {"type": "s3", "settings": {"bucket": "es-snapshots", "base_path": "homelab-logs", "client": "default"}}
+    assert call(url, "GET", "/_snapshot/s3-backups", fake=fake)[0] == 404
+    policy = {"schedule": "0 0 2 * * ?", "name": "<snap-{now/d}>", "repository": "s3-backups",
+              "retention": {"expire_after": "30d"}}
+    status, body, _ = call(url, "PUT", "/_slm/policy/p", fake=fake, body=policy)
+    assert status == 400 and "no such repository" in body["error"]["reason"]
+    assert call(url, "PUT", "/_snapshot/s3-backups", fake=fake, body=repo)[:2] == (200, {"acknowledged": True})
+    assert call(url, "GET", "/_snapshot/s3-backups", fake=fake)[1] == {"s3-backups": repo}
+    status, body, _ = call(url, "PUT", "/_slm/policy/p", fake=fake, body={**policy, "schedule": "0 2 * * *"})
+    assert status == 400 and "cron" in body["error"]["reason"]  # a Unix cron is not an Elasticsearch one
+    assert call(url, "PUT", "/_slm/policy/p", fake=fake, body=policy)[:2] == (200, {"acknowledged": True})
+    status, body, _ = call(url, "GET", "/_slm/policy/p", fake=fake)
+    assert status == 200 and body["p"]["policy"] == policy and body["p"]["version"] == 1
+
+
+@pytest.mark.parametrize(("expr", "ok"), [
+    ("0 30 1 * * ?", True), ("0 0 2 ? * SUN", True), ("0 0 2 ? * 1-5", True), ("0 0 0 1 1 ? 2030", True),
+    ("0 2 * * *", False), ("0 0 2 * * *", False), ("0 0 2 ? * ?", False), ("0 0 2 ? * 0", False),
+])
+def test_cron_rules(expr, ok):
+    assert (valid_es_cron(expr) is None) is ok

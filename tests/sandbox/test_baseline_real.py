@@ -8,12 +8,16 @@ SSH login as the admin user with the lab's key), not what the playbook says.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from helpers import render, ssh_env, write_lab
 
 from homelab.engines.ansible import run_playbook
+
+REFERENCE_ROLES = Path(__file__).resolve().parents[2] / "examples" / "reference" / "rendered" / "ansible" / "roles"
 
 HARDENED = {
     "permitrootlogin": "without-password",  # sshd -T prints prohibit-password under its old name
@@ -191,6 +195,10 @@ def test_elasticsearch_installs_from_a_local_package_without_network(baseline):
     deb = _standin_deb(baseline["work"], "8.18.0")
     play = baseline["tree"] / "_es_offline_test.yml"
     play.write_text(ES_INSTALL_PLAY)
+    # The sandbox lab has no Elasticsearch, so its rendering has no elasticsearch role (a lab renders only what it
+    # has): the role comes from the reference rendering, which test_reference_rendering keeps current.
+    role = baseline["tree"] / "roles" / "elasticsearch"
+    shutil.copytree(REFERENCE_ROLES / "elasticsearch", role)
     try:
         extravars = {"es_package_source": str(deb), "elasticsearch_version": "8.18.0"}
         first = run_playbook(baseline["tree"], play.name, private_key=str(baseline["sb"].key_file),
@@ -199,6 +207,7 @@ def test_elasticsearch_installs_from_a_local_package_without_network(baseline):
                               extravars=extravars, envvars=ssh_env(baseline["work"]))
     finally:
         play.unlink()
+        shutil.rmtree(role)
     assert first.succeeded, [str(f) for f in first.failures] or first.tail
     assert first.changed["gamma"] >= 2
     assert gamma.run("dpkg-query -W -f='${db:Status-Status} ${Version}' elasticsearch").stdout == "installed 8.18.0"

@@ -19,7 +19,7 @@ def _ignored(ctx, name: str) -> bool:
 
 
 def _literal(value) -> bool:
-    return isinstance(value, str) and bool(value) and not re.search(r"\b(var|data|local|module)\.", value)
+    return isinstance(value, str) and bool(value) and not re.search(r"\b(var|data|local|module|ephemeral)\.", value)
 
 
 @rule("terraform-secret-in-state", "error",

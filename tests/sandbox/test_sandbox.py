@@ -105,3 +105,22 @@ def test_cli_up_status_down(tmp_path):
     assert down.returncode == 0 and "stopped" in down.stdout
     assert not any("10.213.4" in line for line in subprocess.run(
         ["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout.splitlines())
+
+
+def test_the_test_hosts_live_inside_the_sessions_network_namespace(sandbox3):
+    """As root the session runs in its own network namespace (tests/conftest.py): the hosts' named namespaces
+    are made beside it, the controller's veth lands in it, and nothing a host sends gets further."""
+    import homelab_netguard
+
+    if os.environ.get("HOMELAB_NETGUARD_NETNS") == "off":
+        return  # a session explicitly run in the machine's namespace (a debugger); the summary says so
+    state = homelab_netguard.containment()
+    assert state.contained, state.detail  # the sandbox's veth is a test-host link: still contained
+    assert sandbox3.tag in homelab_netguard.links()
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        assert f.read().strip() == "0"  # the session's namespace forwards nothing for the hosts
+    alpha = sandbox3.hosts["alpha"]
+    probe = ("python3 -c \"import socket\ntry:\n socket.create_connection(('192.0.2.1', 80), 2)\n print('CONNECTED')\n"
+             "except OSError as e:\n print('refused', e)\"")
+    proc = alpha.run(probe)
+    assert proc.returncode == 0 and proc.stdout.startswith("refused"), proc.stdout + proc.stderr

@@ -10,6 +10,7 @@ beside it, and the controller's veth lands in the session's namespace. The harne
 from __future__ import annotations
 
 import pytest
+from helpers import subnet_index
 
 import needs
 
@@ -28,5 +29,5 @@ def pytest_collection_modifyitems(config, items):
 def sandbox3(tmp_path_factory):
     from homelab.sandbox import Sandbox
 
-    with Sandbox(["alpha", "beta", "gamma"], workdir=tmp_path_factory.mktemp("sb3"), index=1) as sb:
+    with Sandbox(["alpha", "beta", "gamma"], workdir=tmp_path_factory.mktemp("sb3"), index=subnet_index(1)) as sb:
         yield sb

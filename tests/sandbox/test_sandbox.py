@@ -10,6 +10,8 @@ import sys
 import textwrap
 import time
 
+from helpers import subnet_index
+
 from homelab.sandbox.hosts import PREFIX, _links, _namespaces, sweep_stale
 
 
@@ -55,7 +57,7 @@ def test_down_removes_everything_it_created(tmp_path):
     from homelab.sandbox import Sandbox
 
     before = _machine_fingerprint()
-    sb = Sandbox(["one", "two"], workdir=tmp_path / "sb", index=2)
+    sb = Sandbox(["one", "two"], workdir=tmp_path / "sb", index=subnet_index(2))
     sb.up()
     during = _machine_fingerprint()
     assert any(ns.startswith(sb.tag) for ns in during[1])
@@ -68,7 +70,7 @@ def test_a_sandbox_of_a_killed_process_is_swept(tmp_path):
     code = textwrap.dedent(f"""
         import os, signal, sys
         from homelab.sandbox import Sandbox
-        sb = Sandbox(["orphan"], workdir={str(tmp_path / 'orphan')!r}, index=3)
+        sb = Sandbox(["orphan"], workdir={str(tmp_path / 'orphan')!r}, index={subnet_index(3)})
         sb.up()
         print(sb.tag, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
@@ -91,19 +93,20 @@ def test_cli_up_status_down(tmp_path):
     env = dict(os.environ)
     hl = [sys.executable, "-m", "homelab"]
     wd = str(tmp_path / "cli")
-    up = subprocess.run(hl + ["sandbox", "up", "--hosts", "solo", "--dir", wd, "--subnet", "10.213.4.0/24"],
+    net = f"10.213.{subnet_index(4)}"
+    up = subprocess.run(hl + ["sandbox", "up", "--hosts", "solo", "--dir", wd, "--subnet", f"{net}.0/24"],
                         capture_output=True, text=True, env=env, timeout=240)
     try:
         assert up.returncode == 0, up.stderr
-        assert "solo" in up.stdout and "10.213.4.11" in up.stdout
+        assert "solo" in up.stdout and f"{net}.11" in up.stdout
         st = subprocess.run(hl + ["sandbox", "status", "--dir", wd, "--format", "json"],
                             capture_output=True, text=True, timeout=30)
         assert st.returncode == 0
-        assert '"ip": "10.213.4.11"' in st.stdout
+        assert f'"ip": "{net}.11"' in st.stdout
     finally:
         down = subprocess.run(hl + ["sandbox", "down", "--dir", wd], capture_output=True, text=True, timeout=60)
     assert down.returncode == 0 and "stopped" in down.stdout
-    assert not any("10.213.4" in line for line in subprocess.run(
+    assert not any(f"{net}." in line for line in subprocess.run(
         ["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout.splitlines())
 
 

@@ -560,3 +560,19 @@ def test_404_and_422_status_messages_are_quoted(env, fake):
         '422 Invalid: PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply '
         "patch")
     assert info.value.hint.startswith("the object is invalid")
+
+
+def test_every_request_the_engine_sends_is_one_the_fake_reproduces(env, fake):
+    """The contract covers what the engine sends: if it ever sends another option (dryRun, fieldValidation,
+    propagationPolicy, ...), the fake's contract tests must cover it first — this fails until they do."""
+    engine, ctx, _ = env
+    engine.apply(ctx, [Change("argocd_bootstrap.argocd", "create", "new"),
+                       Change("argocd_app.media/sonarr", "create", "new")])
+    engine.read_facts(ctx, ["argocd_bootstrap.argocd", "argocd_app.media/sonarr"])
+    finisher = threading.Timer(0.2, finish_deletion, args=(fake, "sonarr"))
+    finisher.start()
+    engine.apply(ctx, [Change("argocd_app.media/sonarr", "delete", "gone from the lab")])
+    finisher.join()
+    shapes = {(r.method, tuple(sorted(r.query)), r.content_type) for r in fake.requests}
+    assert shapes == {("GET", (), ""), ("PATCH", ("fieldManager", "force"), APPLY_PATCH), ("DELETE", (), "")}
+    assert all(r.query == {"fieldManager": "homelab", "force": "true"} for r in fake.requests if r.method == "PATCH")

@@ -48,9 +48,10 @@ def test_hosts_reach_each_other_but_only_on_the_test_subnet(sandbox3):
 
 def test_hosts_are_isolated_from_each_other_filesystems(sandbox3):
     alpha, beta = sandbox3.hosts["alpha"], sandbox3.hosts["beta"]
-    assert alpha.run("echo marker > /root/only-on-alpha").returncode == 0
-    assert alpha.run("test -f /root/only-on-alpha").returncode == 0
-    assert beta.run("test -f /root/only-on-alpha").returncode == 1
+    assert alpha.run("echo marker-$(hostname) > /root/only-on-alpha").returncode == 0
+    assert alpha.read_file("/root/only-on-alpha") == "marker-alpha\n"
+    assert beta.read_file("/root/only-on-alpha") is None
+    assert beta.run("test -e /root/only-on-alpha").returncode == 1  # absent, not unreadable
 
 
 def test_down_removes_everything_it_created(tmp_path):

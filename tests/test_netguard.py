@@ -169,3 +169,37 @@ def test_a_session_without_escapes_passes(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout and "tried to reach" not in proc.stdout + proc.stderr
     assert not list(tmp_path.glob("*.log"))  # an empty log is removed
+
+
+def _session_in_a_namespace_with_a_way_out(tmp_path, mode: str, **env_extra) -> subprocess.CompletedProcess:
+    """A test session started where a default route leads out (a veth link on TEST-NET-2, 198.51.100.0/24,
+    stands in for the machine's network), with HOMELAB_NETGUARD_NETNS=`mode`."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HOMELAB_NETGUARD_LOG", "HOMELAB_NETGUARD_REEXEC", "PYTEST_ADDOPTS", "HOMELAB_CI", "CI")}
+    env.update(HOMELAB_NETGUARD_LOG_DIR=str(tmp_path), HOMELAB_NETGUARD_NETNS=mode, **env_extra)
+    ip = shutil.which("ip")
+    script = (f"{ip} link set lo up && {ip} link add out0 type veth peer name out1 && {ip} link set out0 up && "
+              f"{ip} link set out1 up && {ip} addr add 198.51.100.2/24 dev out0 && "
+              f"{ip} route add default via 198.51.100.1 && exec \"$@\"")
+    command = [shutil.which("unshare"), "--net", "--", "/bin/sh", "-c", script, "outside",
+               sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0", "-o", "addopts=",
+               str(PROBE), "-k", "loopback"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+@needs_root
+def test_a_session_with_a_way_out_contains_itself_or_says_it_is_not_contained(tmp_path):
+    auto = _session_in_a_namespace_with_a_way_out(tmp_path, "auto")
+    assert auto.returncode == 0, auto.stdout + auto.stderr
+    assert "netguard: OS layer: network namespace" in auto.stdout  # it re-executed itself in a new namespace
+    off = _session_in_a_namespace_with_a_way_out(tmp_path, "off")
+    assert off.returncode == 0, off.stdout + off.stderr
+    assert ("netguard: NOT contained at the OS level (the session's network namespace has other links: out0, out1): "
+            "the Python guard is the only containment here") in " ".join(off.stdout.split())
+    required = _session_in_a_namespace_with_a_way_out(tmp_path, "require")  # .ci/run: contains itself ...
+    assert required.returncode == 0 and "netguard: OS layer: network namespace" in required.stdout, required.stdout
+    # ... and when it cannot (here: no `unshare`/`ip` on PATH, as on a machine without util-linux/iproute2)
+    stuck = _session_in_a_namespace_with_a_way_out(tmp_path, "require", PATH="/nonexistent")
+    assert stuck.returncode == 4, stuck.stdout + stuck.stderr  # a usage error, before any test ran
+    assert ("netguard: this run must be contained in its own network namespace, but the session's network "
+            "namespace has other links: out0, out1") in stuck.stderr

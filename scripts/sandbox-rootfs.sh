@@ -8,4 +8,14 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "sandbox-rootfs: not root: the sandbox tests (network namespaces) will say they need root" >&2
   exit 0
 fi
-PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" exec .venv/bin/python -m homelab.sandbox.rootfs
+PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" exec .venv/bin/python - <<'PY'
+import sys
+
+from homelab.sandbox.rootfs import RootfsError, ensure_rootfs
+
+try:
+    path = ensure_rootfs(log=print)
+except RootfsError as exc:
+    sys.exit(f"sandbox-rootfs: {exc}")
+print(f"sandbox-rootfs: ready at {path}")
+PY

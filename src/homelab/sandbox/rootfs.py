@@ -63,7 +63,7 @@ def ensure_rootfs(cache_dir: Path | None = None, suite: str = SUITE, packages: t
             shutil.rmtree(building, ignore_errors=True)
             raise RootfsError(f"debootstrap failed (exit {proc.returncode}):\n{tail}\n(a test session runs in "
                               "a network namespace with no route to the mirror: `make test` builds this root "
-                              "before the session starts, or run `python -m homelab.sandbox.rootfs`)")
+                              "before the session starts, as scripts/sandbox-rootfs.sh does)")
         _prepare(building)
         shutil.rmtree(target, ignore_errors=True)
         os.rename(building, target)
@@ -82,19 +82,3 @@ def _prepare(root: Path) -> None:
     (root / "etc" / "apt" / "apt.conf.d" / "99homelab-sandbox").write_text(
         'Acquire::Retries "0";\nAcquire::http::Timeout "2";\n'
     )
-
-
-def main() -> int:
-    """`python -m homelab.sandbox.rootfs`: build the cached root now (`make test` does, as root, before the
-    test session starts in a network namespace of its own, where no mirror is reachable)."""
-    try:
-        path = ensure_rootfs(log=print)
-    except RootfsError as exc:
-        print(f"sandbox-rootfs: {exc}")
-        return 1
-    print(f"sandbox-rootfs: ready at {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

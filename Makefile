@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 LAB    := examples/reference/homelab.yaml
 OUT    := build/reference
 
-.PHONY: run test test-fast deps system-deps bench lint clean
+.PHONY: run test test-fast deps system-deps sandbox-rootfs bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ system-deps:
 run: deps
 	bash scripts/run-reference.sh
 
-test: deps system-deps
+# As root the test session re-executes itself in a network namespace of its own (loopback and the test
+# hosts' links only, no default route: tests/conftest.py, tests/netguard/); the sandbox hosts' root
+# filesystem is built before that, while a Debian mirror is still reachable.
+test: deps system-deps sandbox-rootfs
 	$(BIN)/python -m pytest -q
+
+sandbox-rootfs: deps
+	@bash scripts/sandbox-rootfs.sh
 
 # The inner loop: no real validators or engines, no root-only test hosts, on every core.
 test-fast: deps

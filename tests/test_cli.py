@@ -252,8 +252,10 @@ def test_command_help():
 
 
 def test_version():
+    from importlib.metadata import version
+
     out = homelab("--version")
-    assert out.returncode == 0 and out.stdout.startswith("homelab ")
+    assert (out.returncode, out.stdout) == (0, f"homelab {version('homelab')}\n")
 
 
 @pytest.mark.parametrize("args", [["check", REF, "--format", "xml"], ["inventory", REF, "-f", "yaml"],

@@ -101,9 +101,16 @@ def test_application_facts():
     app = {"spec": {"destination": {"namespace": "llm"}},
            "status": {"sync": {"status": "Synced", "revisions": ["1.2.3", "abc123"]},
                       "health": {"status": "Degraded"}, "operationState": {"phase": "Failed"}}}
-    assert application_facts(app) == {"sync": "Synced", "health": "Degraded", "revision": "1.2.3",
+    # a multi-source Application: ArgoCD reports one revision per source, all of them are facts
+    assert application_facts(app) == {"sync": "Synced", "health": "Degraded", "revisions": ["1.2.3", "abc123"],
                                       "namespace": "llm", "operation": "Failed"}
+    single = {"status": {"sync": {"status": "OutOfSync", "revision": "9f86d08"}}}
+    assert application_facts(single) == {"sync": "OutOfSync", "health": "Unknown", "revision": "9f86d08"}
     assert application_facts({}) == {"sync": "Unknown", "health": "Unknown"}
+    going = {"metadata": {"deletionTimestamp": "2026-01-02T03:04:05Z",
+                          "finalizers": ["resources-finalizer.argocd.argoproj.io"]}, **app}
+    assert application_facts(going)["deleting"] == "2026-01-02T03:04:05Z"
+    assert application_facts(going)["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
 
 
 def test_temp_key_files_are_private(tmp_path, monkeypatch):

@@ -1,7 +1,9 @@
 """A contract fake of the Kubernetes API server: discovery + server-side apply, in process.
 
 An HTTP (optionally HTTPS) server on 127.0.0.1 and a free port, run in a thread. Source of every shape:
-`shared/reference/engine-api-facts.md` §1 (apimachinery / apiserver code and the API docs).
+`shared/reference/engine-api-facts.md` §1 (apimachinery / apiserver code and the API docs); the Status
+bodies and the request options it serves are in `kube_errors.py`, the field sets of server-side apply in
+`kube_fields.py`, the schema checks in `kube_schema.py`, the real Argo CD CRDs in `argocd_crds.py`.
 
 What of the real API it reproduces
 - Discovery: `GET /version`, `/api` (APIVersions), `/api/v1`, `/apis` (APIGroupList with
@@ -11,52 +13,52 @@ What of the real API it reproduces
   Job (batch/v1), Ingress, NetworkPolicy (networking.k8s.io/v1),
   StorageClass (storage.k8s.io/v1), ClusterRole/ClusterRoleBinding/Role/RoleBinding
   (rbac.authorization.k8s.io/v1), CustomResourceDefinition (apiextensions.k8s.io/v1).
-- CRDs: a kind defined by a CustomResourceDefinition (argoproj.io Application/AppProject, metallb.io
-  IPAddressPool/L2Advertisement, anything) is served and appears in discovery ONLY after its CRD object was
-  applied, and only `establish_delay` seconds later (the real server needs a moment to establish it);
-  until then its URLs get the generic 404. The CRD object's `status.conditions` says `Established=True`
-  at once (the real one turns True when the kind is served).
-- URL shapes of §1.1 (core/named group, namespaced/cluster-scoped, collection/object).
-- Server-side apply (§1.2/1.3): `PATCH` with `Content-Type: application/apply-patch+yaml` (a
-  `; charset=` suffix is ignored; JSON or YAML body); `fieldManager` required (422 with the exact
-  PatchOptions Invalid body); `force=true` only for apply (422 otherwise); 201 when the apply created the
-  object, 200 otherwise; body must name the object of the URL (400); the response is the whole object with
-  uid, resourceVersion, creationTimestamp, generation (custom resources and Deployments) and
-  `managedFields` entries {manager, operation, apiVersion, time, fieldsType: FieldsV1, fieldsV1}.
-  Field ownership per manager: a field applied with a different value than the one another manager owns
-  is a conflict -> 409 with the exact Status of §1.4 (message "Apply failed with 1 conflict: conflict with
-  "m": .data.key" / "Apply failed with N conflicts: conflicts with "m":\\n- .a\\n- .b", causes
-  {reason: FieldManagerConflict, message, field}, details without name/kind); the same value is shared
-  ownership; `force=true` takes the fields over. A field the manager applied before and omits now is
-  removed unless another manager owns it; a manager left owning nothing has no entry. An apply that
+- CRDs: a kind defined by a CustomResourceDefinition is served and appears in discovery ONLY after its
+  CRD object was applied, and only `establish_delay` seconds later; until then its URLs get the generic
+  404. Its scope, names, schema and subresources are the CRD's own: the real Argo CD Application CRD has
+  `subresources: {}`, so an Application's `.status` is an ordinary field — a manager that applies
+  `status` owns and overwrites it. The CRD object's `status.conditions` says `Established=True` at once.
+- Server-side apply (§1.2/1.3): `PATCH` with `Content-Type: application/apply-patch+yaml` (a `; charset=`
+  suffix is ignored; JSON or YAML body); `fieldManager` required (422, exact PatchOptions body); `force=true`
+  only for apply (422 otherwise); `dryRun=All` (everything is checked, nothing stored); 201 when the apply
+  created the object, 200 otherwise; body must name the object of the URL (400); the response is the whole
+  object with uid, resourceVersion, creationTimestamp, generation (custom resources and Deployments) and
+  `managedFields`. Field ownership per manager: a field applied with a different value than the one another
+  manager owns is a 409 conflict (§1.4); the same value is shared; `force=true` takes the fields over; a
+  field the manager applied before and omits now is removed unless another manager owns it. An apply that
   changes nothing keeps resourceVersion and managedFields as they were.
+- What the server checks in an applied object (kube_schema.py): a field its schema does not declare or a
+  value of the wrong type (an integer in `ConfigMap.data`) -> the real 500 "failed to create typed patch
+  object" body; a missing required field -> 422 Invalid. Built-in kinds against the Kubernetes 1.31
+  schemas of kubernetes-validate, custom resources against their CRD's openAPIV3Schema.
+- Deletion and finalizers: DELETE of an object with `metadata.finalizers` sets `deletionTimestamp` (and
+  `deletionGracePeriodSeconds: 0`) and answers 200 with the object; it stays, readable, until its
+  finalizers are removed (by a merge patch or an apply of the finalizer's owner, or `remove_finalizer()`
+  for a controller), then it is gone. An apply to a terminating object may not add finalizers (422
+  "no new finalizers can be added if the object is being deleted") and never brings it back. Without
+  finalizers: 200 with a `status: Success` Status (details.kind = the plural). Deleting a namespace makes it
+  Terminating and deletes what is in it (honouring their finalizers); creating in a terminating namespace
+  is 403 (NamespaceLifecycle). Deleting a CRD deletes its objects and, when they are gone, its kind.
 - Non-apply `PATCH` with `application/merge-patch+json` (RFC 7386): an `Update` manager that takes
   ownership of what it set (404 on a missing object). Any other content type: 415 UnsupportedMediaType.
-- GET object, LIST (`<Kind>List` with metadata.resourceVersion and items), DELETE (200 with a
-  `status: Success` Status naming the plural in `details.kind`); deleting a namespace deletes what is in
-  it, deleting a CRD its objects and its kind.
-- Errors: Status bodies (`kind: Status`, `apiVersion: v1`, `metadata: {}`, `status`, `message`,
-  `reason`, `details`, `code`) sent with exactly `Content-Type: application/json`: 404 for a missing object
-  (`configmaps "x" not found`, `applications.argoproj.io "x" not found` with details.group), for a missing
-  namespace on apply (`namespaces "x" not found`), and the generic "the server could not find the requested
-  resource" with empty details for an unknown path; 401 `Unauthorized` when bearer tokens are configured
-  and the request has none or a wrong one; 403 Forbidden (`... is forbidden: User "u" cannot patch
-  resource "configmaps" in API group "" in the namespace "ns"`) for read-only users; 405 for other methods.
+- GET object, LIST (`<Kind>List` with metadata.resourceVersion and items), 404 shapes (§1.4), 401 with
+  bearer tokens, 403 Forbidden for `read_only_users` (everything but get/list) and per user/verb/resource
+  in `denied` (e.g. no `get` of applications.argoproj.io), 405 for other methods.
+- Request options it does not reproduce (watch, pagination, selectors, ...) are refused with a 400
+  Status that says so (kube_errors.check_options) — never silently ignored.
 
 What it does NOT reproduce
-- Schema validation, defaulting (beyond uid/resourceVersion/timestamps/generation and a Namespace's
-  `kubernetes.io/metadata.name` label, `spec.finalizers` and `status.phase`), admission, RBAC beyond
-  "read-only user", watches, pagination (`limit`/`continue`), dryRun, fieldValidation, protobuf/CBOR,
-  strategic-merge and JSON patches, POST/PUT, subresource endpoints (`.../status` — tests set status
-  through `set_status()`), namespace Terminating phase, finalizers, garbage collection, several versions of
-  one kind. Lists are atomic for field ownership (the real server merges lists keyed by name etc.), and
-  managedFields do not carry the `"."` set-membership entries.
-- Times in managedFields/creationTimestamp are real UTC seconds; resourceVersions are a global counter.
+- Defaulting (beyond uid/resourceVersion/timestamps/generation and a Namespace's
+  `kubernetes.io/metadata.name` label, `spec.finalizers` and `status.phase`), admission beyond
+  NamespaceLifecycle, RBAC beyond the two rules above, watches, pagination, protobuf/CBOR,
+  strategic-merge and JSON patches, POST/PUT, subresource endpoints (tests set status through
+  `set_status()`, as the owning controller would), garbage collection by ownerReferences, several
+  versions of one kind, validation beyond kube_schema.py's. Lists are atomic for field ownership.
+- Times are real UTC seconds; resourceVersions are a global counter.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import ssl
 import threading
@@ -66,10 +68,28 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from fakes import kube_schema
+from fakes.kube_errors import ApiError, bad_request, check_options, invalid, not_found_generic, status_body
+from fakes.kube_fields import (
+    applied_fields,
+    clone,
+    conflict_body,
+    delete_path,
+    fields_v1,
+    get_path,
+    leaves,
+    manager_id,
+    merge_patch,
+    now,
+    paths_of,
+    set_path,
+)
+
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 ACCEPTED_PATCH_TYPES = [MERGE, APPLY]
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+__all__ = ["APPLY", "MERGE", "FakeKubeApiServer", "ResourceType", "crd_manifest", "conflict_body", "status_body"]
 
 
 @dataclass
@@ -83,6 +103,7 @@ class ResourceType:
     crd: bool = False
     status_subresource: bool = False
     ready_at: float = 0.0  # CRD kinds: served from this monotonic time on
+    schema: dict | None = None  # CRD kinds: the openAPIV3Schema (built-in kinds: kube_schema.builtin_schema)
 
     @property
     def group_version(self) -> str:
@@ -95,6 +116,9 @@ class ResourceType:
     @property
     def tracks_generation(self) -> bool:
         return self.crd or self.kind in ("Deployment", "CustomResourceDefinition")
+
+    def object_schema(self) -> dict | None:
+        return self.schema if self.crd else kube_schema.builtin_schema(self.group, self.version, self.kind)
 
 
 BUILTIN = [
@@ -120,7 +144,8 @@ BUILTIN = [
 
 def crd_manifest(group: str, kind: str, plural: str, *, version: str = "v1alpha1", namespaced: bool = True,
                  short_names: tuple[str, ...] = ()) -> dict:
-    """A minimal CustomResourceDefinition object (as in an install manifest) for tests."""
+    """A minimal CustomResourceDefinition (any field allowed, a status subresource) for kinds other than
+    Argo CD's — those come from the chart (fakes.argocd_crds)."""
     names = {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()}
     if short_names:
         names["shortNames"] = list(short_names)
@@ -135,29 +160,6 @@ def crd_manifest(group: str, kind: str, plural: str, *, version: str = "v1alpha1
     }
 
 
-def status_body(code: int, reason: str, message: str, details: dict | None = None, status: str = "Failure") -> dict:
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": status, "message": message,
-            "reason": reason}
-    if details is not None:
-        body["details"] = details
-    body["code"] = code
-    if status == "Success":  # a delete's Status carries only status and details
-        for key in ("message", "reason", "code"):
-            body.pop(key)
-    return body
-
-
-class ApiError(Exception):
-    def __init__(self, body: dict):
-        super().__init__(body.get("message"))
-        self.body = body
-        self.code = body["code"]
-
-
-def _not_found_generic() -> ApiError:
-    return ApiError(status_body(404, "NotFound", "the server could not find the requested resource", {}))
-
-
 def _not_found(rt: ResourceType, name: str) -> ApiError:
     details = {"name": name, "kind": rt.plural}
     if rt.group:
@@ -165,138 +167,10 @@ def _not_found(rt: ResourceType, name: str) -> ApiError:
     return ApiError(status_body(404, "NotFound", f'{rt.qualified} "{name}" not found', details))
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def _terminating(obj: dict | None) -> bool:
+    return bool(obj and (obj.get("metadata") or {}).get("deletionTimestamp"))
 
 
-# ---------------------------------------------------------------- field sets
-def _leaves(obj, prefix=()) -> dict[tuple, object]:
-    """Leaf paths of an applied object (maps recurse; lists and scalars and empty maps are leaves)."""
-    out: dict[tuple, object] = {}
-    if isinstance(obj, dict) and obj:
-        for k, v in obj.items():
-            out.update(_leaves(v, (*prefix, k)))
-    else:
-        out[prefix] = obj
-    return out
-
-
-def _applied_fields(body: dict, rt: ResourceType) -> dict[tuple, object]:
-    fields = {}
-    for path, value in _leaves(body).items():
-        if path[:1] in (("apiVersion",), ("kind",)):
-            continue
-        if path[:2] in (("metadata", "name"), ("metadata", "namespace"), ("metadata", "managedFields"),
-                        ("metadata", "resourceVersion"), ("metadata", "uid"), ("metadata", "creationTimestamp"),
-                        ("metadata", "generation")):
-            continue
-        if path[:1] == ("status",) and rt.status_subresource:
-            continue  # the main resource ignores status when a status subresource exists
-        fields[path] = value
-    return fields
-
-
-def _get(obj, path):
-    for k in path:
-        if not isinstance(obj, dict) or k not in obj:
-            return _MISSING
-        obj = obj[k]
-    return obj
-
-
-def _set(obj, path, value):
-    for k in path[:-1]:
-        nxt = obj.get(k)
-        if not isinstance(nxt, dict):
-            nxt = obj[k] = {}
-        obj = nxt
-    obj[path[-1]] = copy.deepcopy(value)
-
-
-def _delete(obj, path):
-    parents = []
-    for k in path[:-1]:
-        if not isinstance(obj, dict) or k not in obj:
-            return
-        parents.append((obj, k))
-        obj = obj[k]
-    if isinstance(obj, dict):
-        obj.pop(path[-1], None)
-    for parent, k in reversed(parents):  # drop maps the removal emptied (never metadata itself)
-        if parent[k] == {} and k != "metadata":
-            del parent[k]
-        else:
-            break
-
-
-_MISSING = object()
-
-
-def _fields_v1(paths) -> dict:
-    tree: dict = {}
-    for path in sorted(paths):
-        node = tree
-        for k in path:
-            node = node.setdefault(f"f:{k}", {})
-    return tree
-
-
-def _paths_of(fields_v1: dict, prefix=()) -> set[tuple]:
-    out: set[tuple] = set()
-    for key, sub in fields_v1.items():
-        path = (*prefix, key[2:])
-        if sub:
-            out |= _paths_of(sub, path)
-        else:
-            out.add(path)
-    return out
-
-
-def _path_str(path) -> str:
-    return "".join(f".{k}" for k in path)
-
-
-def _manager_id(entry: dict) -> str:
-    text = json.dumps(entry["manager"])
-    if entry.get("subresource"):
-        text += f' with subresource {json.dumps(entry["subresource"])}'
-    if entry["operation"] == "Update":
-        text += f' using {entry["apiVersion"]}'
-    return text
-
-
-def conflict_body(conflicts: list[tuple[dict, tuple]]) -> dict:
-    """409 Status exactly as apimachinery's managedfields conflict.go builds it."""
-    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {_manager_id(e)}",
-               "field": _path_str(p)} for e, p in conflicts]
-    if len(conflicts) == 1:
-        entry, path = conflicts[0]
-        message = f"Apply failed with 1 conflict: conflict with {_manager_id(entry)}: {_path_str(path)}"
-    else:
-        by_manager: dict[str, list[str]] = {}
-        for entry, path in conflicts:
-            by_manager.setdefault(_manager_id(entry), []).append(_path_str(path))
-        lines = []
-        for manager in sorted(by_manager):
-            lines.append(f"conflicts with {manager}:")
-            lines.extend(f"- {p}" for p in by_manager[manager])
-        message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
-    return status_body(409, "Conflict", message, {"causes": causes})
-
-
-def _merge_patch(target, patch):
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = _merge_patch(out.get(k), v)
-    return out
-
-
-# ---------------------------------------------------------------- the server state
 @dataclass
 class _Request:
     method: str
@@ -304,12 +178,14 @@ class _Request:
     query: dict
     content_type: str
     user: str | None
+    body: dict | None = None  # a PATCH's decoded body
 
 
 @dataclass
 class FakeKubeApiServer:
     tokens: dict[str, str] | None = None  # bearer token -> user name; None = no authentication
     read_only_users: set[str] = field(default_factory=set)
+    denied: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # user -> {(verb, "plural[.group]")}
     establish_delay: float = 0.0
     git_version: str = "v1.31.0"
     ssl_context: ssl.SSLContext | None = None
@@ -370,22 +246,43 @@ class FakeKubeApiServer:
             if rt is None:
                 return None
             obj = self._objects.get((rt.group, rt.plural, namespace or "", name))
-            return copy.deepcopy(obj) if obj else None
+            return clone(obj) if obj else None
 
     def set_status(self, api_version: str, kind: str, name: str, namespace: str | None, status: dict,
                    manager: str = "argocd-application-controller") -> None:
-        """What a controller does through the /status subresource (an Update manager)."""
+        """What the owning controller writes: through the /status subresource when the type has one, else an
+        Update of the object itself (the Argo CD Application CRD has no status subresource)."""
         with self._lock:
             rt = self._type_for_kind(api_version, kind)
             obj = self._objects[(rt.group, rt.plural, namespace or "", name)]
-            obj["status"] = copy.deepcopy(status)
+            obj["status"] = clone(status)
+            sub = "status" if rt.status_subresource else None
             entries = [e for e in obj["metadata"]["managedFields"]
-                       if not (e["manager"] == manager and e.get("subresource") == "status")]
-            entries.append({"manager": manager, "operation": "Update", "apiVersion": rt.group_version,
-                            "time": _now(), "fieldsType": "FieldsV1",
-                            "fieldsV1": _fields_v1(p for p in _leaves({"status": status})), "subresource": "status"})
-            obj["metadata"]["managedFields"] = entries
+                       if not (e["manager"] == manager and e.get("subresource") == sub and e["operation"] == "Update")]
+            owned = set(leaves({"status": status}))
+            if sub is None:  # the same fields leave whoever else owned them
+                for e in entries:
+                    e["fieldsV1"] = fields_v1(paths_of(e["fieldsV1"]) - owned)
+                entries = [e for e in entries if e["fieldsV1"]]
+            entry = {"manager": manager, "operation": "Update", "apiVersion": rt.group_version, "time": now(),
+                     "fieldsType": "FieldsV1", "fieldsV1": fields_v1(owned)}
+            if sub:
+                entry["subresource"] = sub
+            obj["metadata"]["managedFields"] = [*entries, entry]
             obj["metadata"]["resourceVersion"] = self._next_rv()
+
+    def remove_finalizer(self, api_version: str, kind: str, name: str, namespace: str | None, finalizer: str) -> None:
+        """What the finalizer's controller does when its clean-up is done (an object being deleted goes once
+        its last finalizer is gone)."""
+        with self._lock:
+            rt = self._type_for_kind(api_version, kind)
+            key = (rt.group, rt.plural, namespace or "", name)
+            obj = self._objects[key]
+            obj["metadata"]["finalizers"] = [f for f in obj["metadata"].get("finalizers") or [] if f != finalizer]
+            if not obj["metadata"]["finalizers"]:
+                del obj["metadata"]["finalizers"]
+            obj["metadata"]["resourceVersion"] = self._next_rv()
+            self._finish_if_done(rt, key)
 
     def _type_for_kind(self, api_version: str, kind: str) -> ResourceType | None:
         group, _, version = api_version.rpartition("/")
@@ -401,7 +298,8 @@ class FakeKubeApiServer:
     # ------------------------------------------------------------ routing
     def handle(self, method: str, raw_path: str, headers, body: bytes) -> tuple[int, dict]:
         parts = urlsplit(raw_path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        queries = parse_qs(parts.query, keep_blank_values=True)
+        query = {k: v[-1] for k, v in queries.items()}
         content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
         user = None
         if self.tokens is not None:
@@ -411,14 +309,20 @@ class FakeKubeApiServer:
             if user is None:
                 self.requests.append(_Request(method, parts.path, query, content_type, None))
                 return 401, status_body(401, "Unauthorized", "Unauthorized")
-        self.requests.append(_Request(method, parts.path, query, content_type, user))
+        request = _Request(method, parts.path, query, content_type, user)
+        if method == "PATCH" and body:
+            try:
+                request.body = _decode(body)
+            except ValueError:
+                pass
+        self.requests.append(request)
         try:
             with self._lock:
-                return self._route(method, parts.path, query, content_type, body, user)
+                return self._route(method, parts.path, queries, content_type, body, user)
         except ApiError as exc:
             return exc.code, exc.body
 
-    def _route(self, method, path, query, content_type, body, user):
+    def _route(self, method, path, queries, content_type, body, user):
         segs = [s for s in path.split("/") if s]
         if method == "GET" and segs == ["version"]:
             return 200, {"major": "1", "minor": self.git_version.split(".")[1], "gitVersion": self.git_version,
@@ -434,53 +338,57 @@ class FakeKubeApiServer:
         elif segs[:1] == ["apis"] and len(segs) >= 3:
             group, version, rest = segs[1], segs[2], segs[3:]
         else:
-            raise _not_found_generic()
+            raise not_found_generic()
         if not rest:
             if method != "GET":
-                raise ApiError(status_body(405, "MethodNotAllowed", "the server does not allow this method on "
-                                           "the requested resource", {}))
+                raise _method_not_allowed()
             return 200, self._resource_list(group, version)
         namespace = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
         if len(rest) > 2:
-            raise _not_found_generic()  # subresources are not served here
+            raise not_found_generic()  # subresources are not served here
         rt = self._types.get((group, rest[0]))
         if rt is None or rt.version != version or not self.served(rt):
-            raise _not_found_generic()
+            raise not_found_generic()
         if namespace is not None and not rt.namespaced:
-            raise _not_found_generic()
+            raise not_found_generic()
         name = rest[1] if len(rest) == 2 else None
         if name is not None and rt.namespaced and namespace is None:
-            raise _not_found_generic()
+            raise not_found_generic()
         if name is None:
             if method != "GET":
-                raise ApiError(status_body(405, "MethodNotAllowed",
-                                           "the server does not allow this method on the requested resource", {}))
+                raise _method_not_allowed()
+            check_options("LIST", queries)
+            self._authorize(user, "list", rt, namespace, "")
             return 200, self._list(rt, namespace)
+        if method not in ("GET", "PATCH", "DELETE"):
+            raise _method_not_allowed()
+        dry_run = check_options(method, queries)
+        self._authorize(user, {"GET": "get", "PATCH": "patch", "DELETE": "delete"}[method], rt, namespace, name)
         if method == "GET":
             obj = self._objects.get((rt.group, rt.plural, namespace or "", name))
             if obj is None:
                 raise _not_found(rt, name)
-            return 200, copy.deepcopy(obj)
-        if method in ("PATCH", "DELETE"):
-            self._authorize(user, "patch" if method == "PATCH" else "delete", rt, namespace, name)
+            return 200, clone(obj)
         if method == "DELETE":
-            return 200, self._delete(rt, namespace, name)
-        if method == "PATCH":
-            return self._patch(rt, namespace, name, query, content_type, body)
-        raise ApiError(status_body(405, "MethodNotAllowed",
-                                   "the server does not allow this method on the requested resource", {}))
+            return 200, self._delete(rt, namespace, name, dry_run)
+        query = {k: v[-1] for k, v in queries.items()}
+        return self._patch(rt, namespace, name, query, content_type, body, dry_run)
 
     def _authorize(self, user, verb, rt, namespace, name):
-        if user is None or user not in self.read_only_users:
+        if user is None:
+            return
+        if not (user in self.read_only_users and verb not in ("get", "list")) and \
+                (verb, rt.qualified) not in self.denied.get(user, set()):
             return
         where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
         details = {"name": name, "kind": rt.plural}
         if rt.group:
             details = {"name": name, "group": rt.group, "kind": rt.plural}
+        subject = f'{rt.qualified} "{name}"' if name else rt.qualified
         raise ApiError(status_body(
-            403, "Forbidden", f'{rt.qualified} "{name}" is forbidden: User "{user}" cannot {verb} resource '
+            403, "Forbidden", f'{subject} is forbidden: User "{user}" cannot {verb} resource '
             f'"{rt.plural}" in API group "{rt.group}" {where}', details))
 
     # ------------------------------------------------------------ discovery
@@ -499,7 +407,7 @@ class FakeKubeApiServer:
     def _resource_list(self, group: str, version: str) -> dict:
         types = [rt for rt in self._served_types() if rt.group == group and rt.version == version]
         if not types:
-            raise _not_found_generic()
+            raise not_found_generic()
         resources = []
         for rt in sorted(types, key=lambda t: t.plural):
             entry = {"name": rt.plural, "singularName": rt.kind.lower(), "namespaced": rt.namespaced,
@@ -515,32 +423,70 @@ class FakeKubeApiServer:
 
     # ------------------------------------------------------------ reads / deletes
     def _list(self, rt: ResourceType, namespace: str | None) -> dict:
-        items = [copy.deepcopy(o) for (g, p, ns, _), o in sorted(self._objects.items())
+        items = [clone(o) for (g, p, ns, _), o in sorted(self._objects.items())
                  if g == rt.group and p == rt.plural and (namespace is None or ns == namespace)]
         return {"kind": f"{rt.kind}List", "apiVersion": rt.group_version,
                 "metadata": {"resourceVersion": str(self._rv)}, "items": items}
 
-    def _delete(self, rt: ResourceType, namespace: str | None, name: str) -> dict:
+    def _delete(self, rt: ResourceType, namespace: str | None, name: str, dry_run: bool = False) -> dict:
         key = (rt.group, rt.plural, namespace or "", name)
-        obj = self._objects.pop(key, None)
+        obj = self._objects.get(key)
         if obj is None:
             raise _not_found(rt, name)
-        if rt.kind == "Namespace":
-            for k in [k for k in self._objects if k[2] == name]:
-                del self._objects[k]
-        if rt.kind == "CustomResourceDefinition":
-            spec = obj.get("spec", {})
-            gone = self._types.pop((spec.get("group"), spec.get("names", {}).get("plural")), None)
-            if gone:
-                for k in [k for k in self._objects if k[:2] == (gone.group, gone.plural)]:
-                    del self._objects[k]
+        if dry_run:
+            return self._delete_answer(rt, name, obj, gone=not obj["metadata"].get("finalizers"))
+        if not _terminating(obj):
+            if obj["metadata"].get("finalizers") or self._contents(rt, obj) or rt.kind == "Namespace":
+                obj["metadata"]["deletionTimestamp"] = now()
+                obj["metadata"]["deletionGracePeriodSeconds"] = 0
+                obj["metadata"]["resourceVersion"] = self._next_rv()
+            if rt.kind == "Namespace":
+                obj["status"] = {"phase": "Terminating"}
+            for k in self._contents(rt, obj):  # their own finalizers hold each of them
+                self._delete(self._types[k[:2]], k[2] or None, k[3])
+        gone = self._finish_if_done(rt, key)
+        return self._delete_answer(rt, name, obj, gone)
+
+    def _delete_answer(self, rt, name, obj, gone: bool) -> dict:
+        if not gone:
+            return clone(obj)  # the object, with its deletionTimestamp: it waits on finalizers
         details = {"name": name, "kind": rt.plural, "uid": obj["metadata"]["uid"]}
         if rt.group:
             details = {"name": name, "group": rt.group, "kind": rt.plural, "uid": obj["metadata"]["uid"]}
         return status_body(200, "", "", details, status="Success")
 
+    def _contents(self, rt: ResourceType, obj: dict) -> list:
+        """What a namespace or a CRD holds (deleting them waits for it to go)."""
+        if rt.kind == "Namespace":
+            return [k for k in self._objects if k[2] == obj["metadata"]["name"]]
+        if rt.kind == "CustomResourceDefinition":
+            spec = obj.get("spec") or {}
+            kind_key = (spec.get("group"), (spec.get("names") or {}).get("plural"))
+            return [k for k in self._objects if k[:2] == kind_key]
+        return []
+
+    def _finish_if_done(self, rt: ResourceType, key) -> bool:
+        """Remove an object being deleted once nothing holds it: no finalizer left (a namespace or a CRD:
+        nothing left in it either, as their controllers do). True when it is gone."""
+        obj = self._objects.get(key)
+        if obj is None:
+            return True
+        if obj["metadata"].get("finalizers") or self._contents(rt, obj):
+            return False
+        if rt.kind == "CustomResourceDefinition":
+            spec = obj.get("spec") or {}
+            self._types.pop((spec.get("group"), (spec.get("names") or {}).get("plural")), None)
+        del self._objects[key]
+        holders = [(("", "namespaces"), ("", "namespaces", "", key[2]))] if key[2] else []
+        holders += [(("apiextensions.k8s.io", "customresourcedefinitions"),
+                     ("apiextensions.k8s.io", "customresourcedefinitions", "", f"{key[1]}.{key[0]}"))] if key[0] else []
+        for type_key, holder in holders:  # the last object of a terminating namespace / CRD lets it go
+            if _terminating(self._objects.get(holder)):
+                self._finish_if_done(self._types[type_key], holder)
+        return True
+
     # ------------------------------------------------------------ patches
-    def _patch(self, rt, namespace, name, query, content_type, body):
+    def _patch(self, rt, namespace, name, query, content_type, body, dry_run: bool):
         if content_type not in ACCEPTED_PATCH_TYPES:
             raise ApiError(status_body(415, "UnsupportedMediaType",
                                        "the body of the request was in an unknown format - accepted media types "
@@ -564,34 +510,61 @@ class FakeKubeApiServer:
         try:
             data = _decode(body)
         except ValueError as exc:
-            raise ApiError(status_body(400, "BadRequest", f"error decoding YAML: {exc}")) from None
+            raise bad_request(f"error decoding YAML: {exc}") from None
         if not isinstance(data, dict):
-            raise ApiError(status_body(400, "BadRequest", "error decoding YAML: the body is not an object"))
+            raise bad_request("error decoding YAML: the body is not an object")
         if namespace and not rt.kind == "Namespace" and ("", "namespaces", "", namespace) not in self._objects:
             raise ApiError(status_body(404, "NotFound", f'namespaces "{namespace}" not found',
                                        {"name": namespace, "kind": "namespaces"}))
         if content_type == APPLY:
-            return self._apply(rt, namespace, name, data, manager, force)
-        return self._merge(rt, namespace, name, data, manager or "unknown")
+            return self._apply(rt, namespace, name, data, manager, force, dry_run)
+        return self._merge(rt, namespace, name, data, manager or "unknown", dry_run)
 
     def _check_identity(self, rt, namespace, name, data):
         if data.get("apiVersion") != rt.group_version or data.get("kind") != rt.kind:
-            raise ApiError(status_body(400, "BadRequest",
-                                       f"the API version in the data ({data.get('apiVersion')}) and kind "
-                                       f"({data.get('kind')}) do not match the request ({rt.group_version}, "
-                                       f"{rt.kind})"))
+            raise bad_request(f"the API version in the data ({data.get('apiVersion')}) and kind ({data.get('kind')}) "
+                              f"do not match the request ({rt.group_version}, {rt.kind})")
         meta = data.get("metadata") or {}
         if meta.get("name") != name:
-            raise ApiError(status_body(400, "BadRequest", f"the name of the object ({meta.get('name')}) does not "
-                                       f"match the name on the URL ({name})"))
+            raise bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
         if rt.namespaced and meta.get("namespace") not in (None, namespace):
-            raise ApiError(status_body(400, "BadRequest", "the namespace of the provided object does not match "
-                                       "the namespace sent on the request"))
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
         if "managedFields" in meta:
-            raise ApiError(status_body(400, "BadRequest", "metadata.managedFields must be nil"))
+            raise bad_request("metadata.managedFields must be nil")
+
+    def _check_types(self, rt, namespace, name, data):
+        """structured-merge-diff's typing of the applied object (kube_schema): the real 500 on failure."""
+        schema = rt.object_schema()
+        errors = kube_schema.typing_errors(data, schema) if schema else []
+        if errors:
+            gvk = f"{rt.group_version if rt.group else '/' + rt.version}, Kind={rt.kind}"
+            raise ApiError(status_body(500, "", f"failed to create typed patch object ({namespace or ''}/{name}; {gvk}): "
+                                       f"{kube_schema.smd_message(errors)}"))
+
+    def _check_valid(self, rt, name, obj, before):
+        causes = [("FieldValueRequired", f, "Required value") for f in
+                  kube_schema.required_errors(obj, rt.object_schema() or {})]
+        if _terminating(before):
+            new = sorted(set(obj["metadata"].get("finalizers") or []) - set(before["metadata"].get("finalizers") or []))
+            if new:  # apimachinery ValidateNoNewFinalizers
+                shown = "[]string{" + ", ".join(json.dumps(f) for f in new) + "}"
+                causes.append(("FieldValueForbidden", "metadata.finalizers", "Forbidden: no new finalizers can be added "
+                               f"if the object is being deleted, found new finalizers {shown}"))
+        if causes:
+            raise invalid(rt.kind, rt.group, name, causes)
+
+    def _check_namespace_open(self, rt, namespace, name):
+        ns = self._objects.get(("", "namespaces", "", namespace or ""))
+        if namespace and _terminating(ns):  # NamespaceLifecycle admission
+            raise ApiError(status_body(
+                403, "Forbidden", f'{rt.qualified} "{name}" is forbidden: unable to create new content in namespace '
+                f"{namespace} because it is being terminated",
+                {"name": name, **({"group": rt.group} if rt.group else {}), "kind": rt.plural,
+                 "causes": [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
+                             "field": "metadata.namespace"}]}))
 
     def _new_object(self, rt, namespace, name) -> dict:
-        meta = {"name": name, "uid": str(uuid.uuid4()), "creationTimestamp": _now(), "managedFields": []}
+        meta = {"name": name, "uid": str(uuid.uuid4()), "creationTimestamp": now(), "managedFields": []}
         if namespace:
             meta["namespace"] = namespace
         obj = {"apiVersion": rt.group_version, "kind": rt.kind, "metadata": meta}
@@ -601,54 +574,64 @@ class FakeKubeApiServer:
             obj["status"] = {"phase": "Active"}
         return obj
 
-    def _apply(self, rt, namespace, name, data, manager, force):
+    def _apply(self, rt, namespace, name, data, manager, force, dry_run=False):
         self._check_identity(rt, namespace, name, data)
+        self._check_types(rt, namespace, name, data)
         key = (rt.group, rt.plural, namespace or "", name)
         existing = self._objects.get(key)
         created = existing is None
-        obj = copy.deepcopy(existing) if existing else self._new_object(rt, namespace, name)
-        applied = _applied_fields(data, rt)
+        obj = clone(existing) if existing else self._new_object(rt, namespace, name)
+        applied = applied_fields(data, rt.status_subresource)
         entries = obj["metadata"]["managedFields"]
         mine = next((e for e in entries if e["manager"] == manager and e["operation"] == "Apply"
                      and not e.get("subresource")), None)
         others = [e for e in entries if e is not mine]
-        # conflicts: another manager owns a field we set to a different value
+        # conflicts: another manager owns a field we set to a different value (fields of a subresource
+        # belong to it: never the main resource's)
         conflicts = []
         for entry in others:
-            owned = _paths_of(entry["fieldsV1"])
+            if entry.get("subresource"):
+                continue
+            owned = paths_of(entry["fieldsV1"])
             for path in sorted(owned & set(applied)):
-                if _get(obj, path) != applied[path]:
+                if get_path(obj, path) != applied[path]:
                     conflicts.append((entry, path))
         if conflicts and not force:
             raise ApiError(conflict_body(conflicts))
-        before = copy.deepcopy(obj)
+        if created:
+            self._check_namespace_open(rt, namespace, name)
+        before = clone(obj)
         new_entries = []
         for entry in others:
-            owned = _paths_of(entry["fieldsV1"])
+            owned = paths_of(entry["fieldsV1"])
             if force:
                 owned -= {p for e, p in conflicts if e is entry}
             if owned:
-                new_entries.append({**entry, "fieldsV1": _fields_v1(owned)})
+                new_entries.append({**entry, "fieldsV1": fields_v1(owned)})
         # fields this manager applied before and omits now go, unless someone else owns them
-        previously = _paths_of(mine["fieldsV1"]) if mine else set()
-        still_owned = set().union(*(_paths_of(e["fieldsV1"]) for e in new_entries)) if new_entries else set()
+        previously = paths_of(mine["fieldsV1"]) if mine else set()
+        still_owned = set().union(*(paths_of(e["fieldsV1"]) for e in new_entries if not e.get("subresource"))) \
+            if new_entries else set()
         for path in sorted(previously - set(applied) - still_owned, reverse=True):
-            _delete(obj, path)
+            delete_path(obj, path)
         for path, value in applied.items():
-            _set(obj, path, value)
-        my_entry = {"manager": manager, "operation": "Apply", "apiVersion": rt.group_version, "time": _now(),
-                    "fieldsType": "FieldsV1", "fieldsV1": _fields_v1(applied)}
+            set_path(obj, path, value)
+        self._check_valid(rt, name, obj, existing)
+        my_entry = {"manager": manager, "operation": "Apply", "apiVersion": rt.group_version, "time": now(),
+                    "fieldsType": "FieldsV1", "fieldsV1": fields_v1(applied)}
         if applied:
             new_entries.append(my_entry)
-        unchanged_fields = ({_manager_id(e): _paths_of(e["fieldsV1"]) for e in new_entries} ==
-                            {_manager_id(e): _paths_of(e["fieldsV1"]) for e in entries if _paths_of(e["fieldsV1"])})
+        unchanged_fields = ({manager_id(e): paths_of(e["fieldsV1"]) for e in new_entries} ==
+                            {manager_id(e): paths_of(e["fieldsV1"]) for e in entries if paths_of(e["fieldsV1"])})
         obj_content = {k: v for k, v in obj.items() if k != "metadata"}
         before_content = {k: v for k, v in before.items() if k != "metadata"}
         meta_now = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
         meta_before = {k: v for k, v in before["metadata"].items() if k != "managedFields"}
         if not created and unchanged_fields and obj_content == before_content and meta_now == meta_before:
-            return 200, copy.deepcopy(existing)  # a no-op apply writes nothing
+            return 200, clone(existing)  # a no-op apply writes nothing
         obj["metadata"]["managedFields"] = new_entries
+        if dry_run:
+            return (201 if created else 200), obj  # checked, never stored
         obj["metadata"]["resourceVersion"] = self._next_rv()
         if rt.tracks_generation:
             spec_changed = created or {k: v for k, v in obj_content.items() if k != "status"} != {
@@ -658,30 +641,40 @@ class FakeKubeApiServer:
         self._objects[key] = obj
         if rt.kind == "CustomResourceDefinition":
             self._register_crd(obj)
-        return (201 if created else 200), copy.deepcopy(obj)
+        if _terminating(obj):
+            self._finish_if_done(rt, key)  # the apply removed the last finalizer
+        return (201 if created else 200), clone(obj)
 
-    def _merge(self, rt, namespace, name, data, manager):
+    def _merge(self, rt, namespace, name, data, manager, dry_run=False):
         key = (rt.group, rt.plural, namespace or "", name)
         existing = self._objects.get(key)
         if existing is None:
             raise _not_found(rt, name)
-        obj = _merge_patch(existing, data)
+        obj = merge_patch(existing, data)
         obj["metadata"]["name"], obj["apiVersion"], obj["kind"] = name, rt.group_version, rt.kind
-        touched = set(_applied_fields(data, rt))
+        for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "uid", "creationTimestamp"):
+            if k in existing["metadata"]:
+                obj["metadata"][k] = existing["metadata"][k]  # set by the server only
+        self._check_valid(rt, name, obj, existing)
+        touched = set(applied_fields(data, rt.status_subresource))
         entries = []
         for entry in existing["metadata"]["managedFields"]:
-            if entry["manager"] == manager and entry["operation"] == "Update":
-                touched |= _paths_of(entry["fieldsV1"])
+            if entry["manager"] == manager and entry["operation"] == "Update" and not entry.get("subresource"):
+                touched |= paths_of(entry["fieldsV1"])
                 continue
-            owned = _paths_of(entry["fieldsV1"]) - touched
+            owned = paths_of(entry["fieldsV1"]) - (set() if entry.get("subresource") else touched)
             if owned:
-                entries.append({**entry, "fieldsV1": _fields_v1(owned)})
-        entries.append({"manager": manager, "operation": "Update", "apiVersion": rt.group_version, "time": _now(),
-                        "fieldsType": "FieldsV1", "fieldsV1": _fields_v1(touched)})
+                entries.append({**entry, "fieldsV1": fields_v1(owned)})
+        entries.append({"manager": manager, "operation": "Update", "apiVersion": rt.group_version, "time": now(),
+                        "fieldsType": "FieldsV1", "fieldsV1": fields_v1(touched)})
         obj["metadata"]["managedFields"] = entries
+        if dry_run:
+            return 200, obj
         obj["metadata"]["resourceVersion"] = self._next_rv()
         self._objects[key] = obj
-        return 200, copy.deepcopy(obj)
+        if _terminating(obj):
+            self._finish_if_done(rt, key)  # its last finalizer went: the object is gone
+        return 200, clone(obj)
 
     def _register_crd(self, crd: dict) -> None:
         spec = crd.get("spec") or {}
@@ -696,9 +689,14 @@ class FakeKubeApiServer:
             spec["group"], versions[0]["name"], names["kind"], names["plural"], spec.get("scope") != "Cluster",
             tuple(names.get("shortNames") or ()), crd=True,
             status_subresource="status" in (versions[0].get("subresources") or {}),
-            ready_at=time.monotonic() + self.establish_delay)
+            ready_at=time.monotonic() + self.establish_delay, schema=kube_schema.crd_object_schema(versions[0]))
         crd["status"] = {"conditions": [{"type": "Established", "status": "True", "reason": "InitialNamesAccepted"}],
                          "acceptedNames": names}
+
+
+def _method_not_allowed() -> ApiError:
+    return ApiError(status_body(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                                "resource", {}))
 
 
 def _decode(body: bytes):

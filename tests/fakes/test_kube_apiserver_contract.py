@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fakes import argocd_crds  # noqa: E402
 from fakes.kube_apiserver import APPLY, FakeKubeApiServer, crd_manifest  # noqa: E402
 
 CM_PATH = "/api/v1/namespaces/default/configmaps/test-cm"
@@ -256,3 +257,206 @@ def test_namespace_defaults_and_cascade(server):
     call(server, "PATCH", "/api/v1/namespaces/media/configmaps/c?fieldManager=m", cm(name="c", ns="media"))
     assert call(server, "DELETE", "/api/v1/namespaces/media")[0] == 200
     assert call(server, "GET", "/api/v1/namespaces/media/configmaps/c")[0] == 404
+
+
+# ------------------------------------------------------------------ finalizers and deletion
+HOLD = "example.com/hold"
+
+
+def test_delete_of_an_object_with_finalizers_waits_for_them(server):
+    body = cm({"k": "v"})
+    body["metadata"]["finalizers"] = [HOLD]
+    assert call(server, "PATCH", CM_PATH + "?fieldManager=m", body)[0] == 201
+    code, got, _ = call(server, "DELETE", CM_PATH)
+    # store.go: a delete that waits on finalizers answers 200 with the object, deletionTimestamp set
+    assert code == 200 and got["kind"] == "ConfigMap" and got["metadata"]["finalizers"] == [HOLD]
+    stamp = got["metadata"]["deletionTimestamp"]
+    assert len(stamp) == 20 and stamp.endswith("Z") and got["metadata"]["deletionGracePeriodSeconds"] == 0
+    code, again, _ = call(server, "GET", CM_PATH)
+    assert code == 200 and again["metadata"]["deletionTimestamp"] == stamp  # still there, readable
+    assert call(server, "DELETE", CM_PATH)[1]["metadata"]["deletionTimestamp"] == stamp  # a second DELETE: same
+    # an apply neither brings it back nor may add a finalizer (apimachinery ValidateNoNewFinalizers)
+    code, reapplied, _ = call(server, "PATCH", CM_PATH + "?fieldManager=m", body)
+    assert code == 200 and reapplied["metadata"]["deletionTimestamp"] == stamp
+    more = cm({"k": "v"})
+    more["metadata"]["finalizers"] = [HOLD, "example.com/other"]
+    code, err, _ = call(server, "PATCH", CM_PATH + "?fieldManager=m", more)
+    assert (code, err) == (422, {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": 'ConfigMap "test-cm" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if '
+                   'the object is being deleted, found new finalizers []string{"example.com/other"}',
+        "reason": "Invalid",
+        "details": {"name": "test-cm", "kind": "ConfigMap", "causes": [
+            {"reason": "FieldValueForbidden", "field": "metadata.finalizers",
+             "message": 'Forbidden: no new finalizers can be added if the object is being deleted, found new '
+                        'finalizers []string{"example.com/other"}'}]},
+        "code": 422})
+    # the finalizer's owner removes it: the object is gone
+    code, _, _ = call(server, "PATCH", CM_PATH + "?fieldManager=owner", {"metadata": {"finalizers": None}},
+                      ctype="application/merge-patch+json")
+    assert code == 200
+    assert call(server, "GET", CM_PATH)[0] == 404
+
+
+def test_a_terminating_namespace_takes_no_new_objects(server):
+    call(server, "PATCH", "/api/v1/namespaces/media?fieldManager=m",
+         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "media"}})
+    held = cm(name="held", ns="media")
+    held["metadata"]["finalizers"] = [HOLD]
+    call(server, "PATCH", "/api/v1/namespaces/media/configmaps/held?fieldManager=m", held)
+    call(server, "PATCH", "/api/v1/namespaces/media/configmaps/plain?fieldManager=m", cm(name="plain", ns="media"))
+    code, ns, _ = call(server, "DELETE", "/api/v1/namespaces/media")
+    assert code == 200 and ns["status"] == {"phase": "Terminating"} and ns["metadata"]["deletionTimestamp"]
+    assert call(server, "GET", "/api/v1/namespaces/media/configmaps/plain")[0] == 404
+    assert call(server, "GET", "/api/v1/namespaces/media/configmaps/held")[1]["metadata"]["deletionTimestamp"]
+    code, body, _ = call(server, "PATCH", "/api/v1/namespaces/media/configmaps/new?fieldManager=m",
+                         cm(name="new", ns="media"))
+    assert (code, body) == (403, {  # NamespaceLifecycle admission
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": 'configmaps "new" is forbidden: unable to create new content in namespace media because it is '
+                   "being terminated",
+        "reason": "Forbidden",
+        "details": {"name": "new", "kind": "configmaps", "causes": [
+            {"reason": "NamespaceTerminating", "message": "namespace media is being terminated",
+             "field": "metadata.namespace"}]},
+        "code": 403})
+    server.remove_finalizer("v1", "ConfigMap", "held", "media", HOLD)
+    assert call(server, "GET", "/api/v1/namespaces/media/configmaps/held")[0] == 404
+    assert call(server, "GET", "/api/v1/namespaces/media")[0] == 404  # nothing left in it: gone
+
+
+# ------------------------------------------------------------------ the real Argo CD CRDs
+APP_PATH = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/demo"
+
+
+def _argocd(server):
+    for kind in ("Application", "AppProject"):
+        crd = argocd_crds.crd(kind)
+        assert call(server, "PATCH", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+                    f"{crd['metadata']['name']}?fieldManager=helm", crd)[0] == 201
+    call(server, "PATCH", "/api/v1/namespaces/argocd?fieldManager=m",
+         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}})
+
+
+def _app(**spec_extra) -> dict:
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "demo", "namespace": "argocd",
+                         "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+            "spec": {"project": "homelab", "destination": {"server": "https://kubernetes.default.svc",
+                                                           "namespace": "demo"},
+                     "sources": [{"repoURL": "https://charts.example", "chart": "demo", "targetRevision": "1.0.0"},
+                                 {"repoURL": "https://git.example/values.git", "targetRevision": "main",
+                                  "ref": "values"}], **spec_extra}}
+
+
+def test_the_application_crd_is_the_charts_and_has_no_status_subresource(server):
+    crd = argocd_crds.application_crd()
+    assert crd["spec"]["versions"][0]["subresources"] == {}  # argo-cd 10.1.1 templates/crds/crd-application.yaml
+    _argocd(server)
+    resources = {r["name"] for r in call(server, "GET", "/apis/argoproj.io/v1alpha1")[1]["resources"]}
+    assert resources == {"applications", "appprojects"}  # no applications/status
+    # .status is an ordinary field: an apply that sends it owns and writes it ...
+    with_status = _app()
+    with_status["status"] = {"sync": {"status": "Synced"}}
+    code, obj, _ = call(server, "PATCH", APP_PATH + "?fieldManager=someone", with_status)
+    assert code == 201 and obj["status"] == {"sync": {"status": "Synced"}}
+    assert "f:status" in obj["metadata"]["managedFields"][0]["fieldsV1"]
+    # ... the controller's write is an Update of the object itself (no subresource) and takes it over ...
+    server.set_status("argoproj.io/v1alpha1", "Application", "demo", "argocd",
+                      {"sync": {"status": "OutOfSync", "revisions": ["1.0.0", "abc"]}})
+    entry = next(e for e in server.get_object("argoproj.io/v1alpha1", "Application", "demo", "argocd")[
+        "metadata"]["managedFields"] if e["manager"] == "argocd-application-controller")
+    assert entry["operation"] == "Update" and "subresource" not in entry
+    # ... and an apply without status leaves it alone
+    code, obj, _ = call(server, "PATCH", APP_PATH + "?fieldManager=homelab&force=true", _app())
+    assert code == 200 and obj["status"]["sync"]["status"] == "OutOfSync"
+
+
+def test_custom_resources_are_checked_against_their_crd(server):
+    _argocd(server)
+    code, body, ctype = call(server, "PATCH", APP_PATH + "?fieldManager=m", _app(syncPolicy={"selfheal": True}))
+    assert (code, ctype) == (500, "application/json")
+    assert body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": "failed to create typed patch object (argocd/demo; argoproj.io/v1alpha1, "
+                               "Kind=Application): .spec.syncPolicy.selfheal: field not declared in schema",
+                    "code": 500}
+    missing = _app()
+    del missing["spec"]["project"]
+    code, body, _ = call(server, "PATCH", APP_PATH + "?fieldManager=m", missing)
+    assert (code, body["reason"]) == (422, "Invalid")
+    assert body["message"] == 'Application.argoproj.io "demo" is invalid: spec.project: Required value'
+    assert body["details"] == {"name": "demo", "group": "argoproj.io", "kind": "Application", "causes": [
+        {"reason": "FieldValueRequired", "message": "Required value", "field": "spec.project"}]}
+    assert call(server, "GET", APP_PATH)[0] == 404  # nothing stored by a refused apply
+
+
+# ------------------------------------------------------------------ built-in objects are validated on apply
+def test_builtin_objects_are_typed_on_apply(server):
+    """structured-merge-diff types the applied object; failing that is a 500 (kubernetes#122480, #139253),
+    whatever fieldValidation says."""
+    for query in ("", "&fieldValidation=Strict"):
+        code, body, _ = call(server, "PATCH", CM_PATH + "?fieldManager=m" + query, cm({"port": 8080}))
+        assert (code, body) == (500, {
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "failed to create typed patch object (default/test-cm; /v1, Kind=ConfigMap): .data.port: "
+                       "expected string, got &value.valueUnstructured{Value:8080}",
+            "code": 500}), query
+    unknown = cm({"k": "v"})
+    unknown["spec"] = {"x": 1}
+    unknown["metadata"]["lables"] = {"a": "b"}
+    code, body, _ = call(server, "PATCH", CM_PATH + "?fieldManager=m&fieldValidation=Strict", unknown)
+    assert code == 500
+    assert body["message"] == ("failed to create typed patch object (default/test-cm; /v1, Kind=ConfigMap): errors:\n"
+                               "  .metadata.lables: field not declared in schema\n"
+                               "  .spec: field not declared in schema")
+    assert call(server, "GET", CM_PATH)[0] == 404
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+              "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}
+    code, body, _ = call(server, "PATCH", "/apis/apps/v1/namespaces/default/deployments/web?fieldManager=m", deploy)
+    assert (code, body["message"]) == (422, 'Deployment.apps "web" is invalid: spec.selector: Required value')
+    assert body["details"]["group"] == "apps" and body["details"]["kind"] == "Deployment"
+
+
+# ------------------------------------------------------------------ request options
+def test_dry_run_checks_everything_and_stores_nothing(server):
+    code, obj, _ = call(server, "PATCH", CM_PATH + "?fieldManager=m&dryRun=All", cm({"k": "v"}))
+    assert code == 201 and obj["data"] == {"k": "v"}
+    assert call(server, "GET", CM_PATH)[0] == 404
+    assert call(server, "PATCH", CM_PATH + "?fieldManager=m&dryRun=All", cm({"k": 1}))[0] == 500
+    code, body, _ = call(server, "PATCH", CM_PATH + "?fieldManager=m&dryRun=Yes", cm({"k": "v"}))
+    assert (code, body["message"]) == (422, 'PatchOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: '
+                                            '[]string{"Yes"}: supported values: "All"')
+    assert body["details"]["causes"] == [{"reason": "FieldValueNotSupported", "field": "dryRun",
+                                          "message": 'Unsupported value: []string{"Yes"}: supported values: "All"'}]
+    call(server, "PATCH", CM_PATH + "?fieldManager=m", cm({"k": "v"}))
+    assert call(server, "DELETE", CM_PATH + "?dryRun=All")[0] == 200
+    assert call(server, "GET", CM_PATH)[0] == 200  # still there
+
+
+def test_options_the_fake_does_not_reproduce_are_refused(server):
+    for method, path in (("GET", "/api/v1/namespaces/default/configmaps?watch=true"),
+                         ("GET", "/api/v1/namespaces/default/configmaps?limit=1"),
+                         ("GET", "/api/v1/namespaces/default/configmaps?labelSelector=a%3Db"),
+                         ("GET", CM_PATH + "?resourceVersion=0"),
+                         ("DELETE", CM_PATH + "?propagationPolicy=Foreground"),
+                         ("DELETE", CM_PATH + "?gracePeriodSeconds=0")):
+        code, body, ctype = call(server, method, path)
+        assert (code, ctype, body["reason"], body["kind"]) == (400, "application/json", "BadRequest", "Status"), path
+        assert "does not reproduce" in body["message"], path
+    code, body, _ = call(server, "PATCH", CM_PATH + "?fieldManager=m&fieldValidation=Bogus", cm())
+    assert (code, body["reason"], body["details"]["causes"][0]["field"]) == (422, "Invalid", "fieldValidation")
+
+
+def test_a_user_denied_a_verb_gets_403_on_it():
+    with FakeKubeApiServer(tokens={"t-admin": "admin", "t-viewer": "viewer"},
+                           denied={"viewer": {("get", "configmaps")}}) as srv:
+        call(srv, "PATCH", "/api/v1/namespaces/default?fieldManager=m",
+             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}, token="t-admin")
+        call(srv, "PATCH", CM_PATH + "?fieldManager=m", cm(), token="t-admin")
+        code, body, _ = call(srv, "GET", CM_PATH, token="t-viewer")
+        assert (code, body) == (403, {
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": 'configmaps "test-cm" is forbidden: User "viewer" cannot get resource "configmaps" in API '
+                       'group "" in the namespace "default"',
+            "reason": "Forbidden", "details": {"name": "test-cm", "kind": "configmaps"}, "code": 403})
+        assert call(srv, "GET", "/api/v1/namespaces/default", token="t-viewer")[0] == 200  # only what is denied

@@ -1,7 +1,10 @@
 """The kubernetes engine against the contract fake of the API server (tests/fakes/kube_apiserver.py).
 
 No Kubernetes API server can run here; the fake reproduces discovery, server-side apply with field
-managers, Status errors and bearer-token auth as documented (its own contract tests check that).
+managers, Status errors, finalizers and bearer-token auth as documented (its own contract tests check that).
+Argo CD's kinds are served from the chart's real CRDs (no status subresource); the Applications below carry
+`resources-finalizer.argocd.argoproj.io` and `spec.sources`, as the rendered ones do, and what Argo CD's
+controller writes comes from fakes/argocd_controller.py.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from homelab.errors import EngineError
 from homelab.secrets import Redactor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fakes import argocd_crds  # noqa: E402
+from fakes.argocd_controller import RESOURCES_FINALIZER, finish_deletion, report  # noqa: E402
 from fakes.kube_apiserver import FakeKubeApiServer, crd_manifest  # noqa: E402
 
 TOKEN = "kube-bearer-TOKEN-5f3a9c1e77"
@@ -42,10 +47,15 @@ def ns(name):
 
 
 def application(name, dest_ns, project="homelab"):
-    return {"apiVersion": ARGO, "kind": "Application", "metadata": {"name": name, "namespace": "argocd"},
+    """An Application as homelab renders it: multi-source (chart + values repository), with Argo CD's
+    resources finalizer (render/argocd)."""
+    return {"apiVersion": ARGO, "kind": "Application",
+            "metadata": {"name": name, "namespace": "argocd", "finalizers": [RESOURCES_FINALIZER]},
             "spec": {"project": project, "destination": {"server": "https://kubernetes.default.svc",
                                                          "namespace": dest_ns},
-                     "sources": [{"repoURL": "https://charts.example", "chart": name, "targetRevision": "1.0.0"}],
+                     "sources": [{"repoURL": "https://charts.example", "chart": name, "targetRevision": "1.0.0"},
+                                 {"repoURL": "https://git.example/homelab.git", "targetRevision": "main",
+                                  "ref": "values"}],
                      "syncPolicy": {"automated": {"prune": True, "selfHeal": True}}}}
 
 
@@ -59,8 +69,8 @@ def write_repo(root: Path, with_install: bool = True) -> Path:
             {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "argocd-server", "namespace": "argocd"}},
             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm", "namespace": "argocd"},
              "data": {"url": "https://argocd.lab.example"}},
-            crd_manifest("argoproj.io", "Application", "applications", short_names=("app",)),
-            crd_manifest("argoproj.io", "AppProject", "appprojects"),
+            argocd_crds.application_crd(),  # the chart's CRDs (helm template argo-cd 10.1.1)
+            argocd_crds.appproject_crd(),
             ns("argocd"),
         ))
     (boot / "root.yaml").write_text(dump(application("root", "argocd")))
@@ -117,7 +127,7 @@ def env(fake, tmp_path, reference_doc):
     progress: list[str] = []
     ctx = EngineContext(doc=doc_with_kubeconfig(reference_doc, kubeconfig), workdir=repo,
                         state_dir=tmp_path / ".homelab", progress=progress.append, redactor=Redactor())
-    engine = KubernetesEngine(poll_interval=0.05, crd_timeout=10)
+    engine = KubernetesEngine(poll_interval=0.05, crd_timeout=10, delete_wait=1.0)
     return engine, ctx, progress
 
 
@@ -233,26 +243,104 @@ def test_apps_and_application_status_facts(env, fake):
                                  Change("argocd_bootstrap.argocd", "create", "new")])
     assert [r.address for r in results] == ["argocd_bootstrap.argocd", "argocd_app.media/sonarr"]
     assert results[1].message == "1 created"
-    # ArgoCD's controller reports sync and health through the status subresource
-    fake.set_status(ARGO, "Application", "sonarr", "argocd", {
-        "sync": {"status": "OutOfSync", "revision": "3f2a1b"},
-        "health": {"status": "Progressing"},
-        "operationState": {"phase": "Running"}})
+    # ArgoCD's controller reports sync and health; a multi-source app one revision per source
+    report(fake, "sonarr", "OutOfSync", "Progressing", ["1.0.0", "3f2a1b0"], operation="Running")
     facts = engine.read_facts(ctx, ["argocd_app.media/sonarr", "argocd_app.media/radarr",
                                     "argocd_bootstrap.argocd"])
     assert facts == {
-        "argocd_app.media/sonarr": {"sync": "OutOfSync", "health": "Progressing", "revision": "3f2a1b",
+        "argocd_app.media/sonarr": {"sync": "OutOfSync", "health": "Progressing", "revisions": ["1.0.0", "3f2a1b0"],
                                     "namespace": "media", "operation": "Running"},
         "argocd_bootstrap.argocd": {"namespace": "argocd"},
     }
     # our apply never touches status, and the controller's status survives a re-apply
     engine.apply(ctx, [Change("argocd_app.media/sonarr", "update", "x")])
     assert fake.get_object(ARGO, "Application", "sonarr", "argocd")["status"]["health"] == {"status": "Progressing"}
-    # delete
+
+
+def test_a_reapply_never_writes_status(env, fake):
+    """The Application CRD has no status subresource: `.status` in an applied body would be written (and with
+    force=true taken from ArgoCD's controller). A manifest that carries a status (an exported object) is
+    applied without it."""
+    engine, ctx, _ = env
+    engine.apply(ctx, [Change("argocd_bootstrap.argocd", "create", "new")])
+    exported = application("sonarr", "media")
+    exported["status"] = {"sync": {"status": "Synced", "revisions": ["0.0.1", "0000000"]}, "health": {"status": "Healthy"}}
+    (ctx.workdir / "k8s" / "apps" / "media" / "sonarr.yaml").write_text(dump(exported))
+    engine.apply(ctx, [Change("argocd_app.media/sonarr", "create", "new")])
+    report(fake, "sonarr", "OutOfSync", "Degraded", ["1.0.0", "3f2a1b0"])
+    for _ in range(2):
+        [res] = engine.apply(ctx, [Change("argocd_app.media/sonarr", "update", "x")])
+        assert res.message == "1 unchanged"
+    live = fake.get_object(ARGO, "Application", "sonarr", "argocd")
+    assert live["status"]["sync"] == {"status": "OutOfSync", "revisions": ["1.0.0", "3f2a1b0"],
+                                      "comparedTo": live["status"]["sync"]["comparedTo"]}
+    assert live["status"]["health"] == {"status": "Degraded"}
+    sent = [r.body for r in patches(fake) if r.path.endswith("/applications/sonarr")]
+    assert len(sent) == 3 and not [b for b in sent if "status" in b]
+    owned = {e["manager"]: e["fieldsV1"] for e in live["metadata"]["managedFields"]}
+    assert "f:status" not in owned["homelab"] and "f:status" in owned["argocd-application-controller"]
+    assert engine.read_facts(ctx, ["argocd_app.media/sonarr"])["argocd_app.media/sonarr"]["sync"] == "OutOfSync"
+
+
+def test_delete_waits_for_argocd_to_remove_the_apps_resources(env, fake):
+    engine, ctx, progress = env
+    engine.apply(ctx, [Change("argocd_bootstrap.argocd", "create", "new"),
+                       Change("argocd_app.media/sonarr", "create", "new")])
+    controller = threading.Timer(0.3, finish_deletion, args=(fake, "sonarr"))
+    controller.start()
     [gone] = engine.apply(ctx, [Change("argocd_app.media/sonarr", "delete", "no longer in homelab.yaml")])
+    controller.join()
     assert gone.message == "1 deleted"
+    assert any("Application/argocd/sonarr is being deleted; waiting for it to go, then it is deleted" in p
+               for p in progress)
     assert fake.get_object(ARGO, "Application", "sonarr", "argocd") is None
     assert "argocd_app.media/sonarr" not in engine.read_facts(ctx, ["argocd_app.media/sonarr"])
+
+
+def test_an_app_argocd_is_still_deleting_is_being_deleted_not_live(env, fake):
+    engine, ctx, _ = env
+    engine.apply(ctx, [Change("argocd_bootstrap.argocd", "create", "new"),
+                       Change("argocd_app.media/sonarr", "create", "new")])
+    report(fake, "sonarr", "Synced", "Healthy", ["1.0.0", "3f2a1b0"])
+    [res] = engine.apply(ctx, [Change("argocd_app.media/sonarr", "delete", "no longer in homelab.yaml")])
+    assert res.ok and res.message == "1 deleting"  # accepted; ArgoCD's finalizer still holds it
+    live = fake.get_object(ARGO, "Application", "sonarr", "argocd")
+    facts = engine.read_facts(ctx, ["argocd_app.media/sonarr"])["argocd_app.media/sonarr"]
+    assert facts["deleting"] == live["metadata"]["deletionTimestamp"]
+    assert facts["finalizers"] == [RESOURCES_FINALIZER]
+    # creating it again while it goes: an apply would change nothing and it would vanish afterwards
+    with pytest.raises(EngineError) as info:
+        engine.apply(ctx, [Change("argocd_app.media/sonarr", "create", "being deleted")])
+    assert info.value.message == (f"Application/argocd/sonarr is being deleted (since "
+                                  f"{live['metadata']['deletionTimestamp']}) and is still held by {RESOURCES_FINALIZER} "
+                                  "after 1s")
+    assert "apply again once it is gone" in info.value.hint
+    # ArgoCD finishes while apply waits: then it is created anew
+    controller = threading.Timer(0.3, finish_deletion, args=(fake, "sonarr"))
+    controller.start()
+    [again] = engine.apply(ctx, [Change("argocd_app.media/sonarr", "create", "being deleted")])
+    controller.join()
+    assert again.message == "1 created"
+    fresh = fake.get_object(ARGO, "Application", "sonarr", "argocd")
+    assert "deletionTimestamp" not in fresh["metadata"] and fresh["metadata"]["uid"] != live["metadata"]["uid"]
+
+
+def test_a_forbidden_read_of_facts_is_an_error_not_absence(env, fake, tmp_path):
+    engine, ctx, _ = env
+    engine.apply(ctx, [Change("argocd_bootstrap.argocd", "create", "new"),
+                       Change("argocd_app.media/sonarr", "create", "new")])
+    fake.tokens["reader-token-1111"] = "reader"
+    fake.denied["reader"] = {("get", "applications.argoproj.io")}
+    reader = write_kubeconfig(tmp_path / "reader", fake.url, token="reader-token-1111")
+    rctx = dataclasses.replace(ctx, doc=doc_with_kubeconfig(ctx.doc, reader))
+    with pytest.raises(EngineError) as info:
+        engine.read_facts(rctx, ["argocd_app.media/sonarr"])
+    assert info.value.message == (
+        "the kubeconfig's user may not read what the plan needs: Kubernetes API GET "
+        "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/sonarr: 403 Forbidden: applications.argoproj.io "
+        '"sonarr" is forbidden: User "reader" cannot get resource "applications" in API group "argoproj.io" in the '
+        'namespace "argocd"')
+    assert "get/list on Namespaces and argoproj.io Applications" in info.value.hint
 
 
 def test_facts_before_argocd_exists(env):
@@ -472,3 +560,19 @@ def test_404_and_422_status_messages_are_quoted(env, fake):
         '422 Invalid: PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply '
         "patch")
     assert info.value.hint.startswith("the object is invalid")
+
+
+def test_every_request_the_engine_sends_is_one_the_fake_reproduces(env, fake):
+    """The contract covers what the engine sends: if it ever sends another option (dryRun, fieldValidation,
+    propagationPolicy, ...), the fake's contract tests must cover it first — this fails until they do."""
+    engine, ctx, _ = env
+    engine.apply(ctx, [Change("argocd_bootstrap.argocd", "create", "new"),
+                       Change("argocd_app.media/sonarr", "create", "new")])
+    engine.read_facts(ctx, ["argocd_bootstrap.argocd", "argocd_app.media/sonarr"])
+    finisher = threading.Timer(0.2, finish_deletion, args=(fake, "sonarr"))
+    finisher.start()
+    engine.apply(ctx, [Change("argocd_app.media/sonarr", "delete", "gone from the lab")])
+    finisher.join()
+    shapes = {(r.method, tuple(sorted(r.query)), r.content_type) for r in fake.requests}
+    assert shapes == {("GET", (), ""), ("PATCH", ("fieldManager", "force"), APPLY_PATCH), ("DELETE", (), "")}
+    assert all(r.query == {"fieldManager": "homelab", "force": "true"} for r in fake.requests if r.method == "PATCH")

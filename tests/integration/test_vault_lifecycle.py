@@ -2,11 +2,15 @@
 
 up → init → unseal → configure → configure again (zero changes) → secrets put/get → every automation
 user's policy allows exactly what it should → rotate (old value = version N-1) → backup → wipe (stop,
-delete the data, start fresh, init) → restore → every secret equal → retention. The last test scans
-every byte of output (stdout and stderr of every command), the server log and the audit log for every
-secret created on the way.
+delete the data, start fresh, init) → restore → every secret equal → retention → revoke-root.
 
-The tests run in file order and share one module state (one server, restarted once for the wipe).
+Each test brings its own server to the stage it starts from (`vault_at(stage)`: nothing, up, initialised,
+unsealed, configured, populated — each stage reached the way a user gets there) and asserts only what it
+does itself, so the tests pass alone, in any order, or spread over xdist workers. Tests that only read and
+tests whose changes they measure themselves share one populated server per module (`shared`). After every
+test, every byte it printed (stdout and stderr of every command), the server log and the audit log are
+scanned for every secret value its server ever held (`no_leaks`); `test_no_secret_appears_in_any_output_or_log`
+also proves the scan finds a value where one is.
 """
 
 from __future__ import annotations
@@ -42,9 +46,7 @@ class Life:
     outputs: list[str] = field(default_factory=list)  # everything printed, except what a flag asked to reveal
     revealed: list[str] = field(default_factory=list)
     seen_secrets: set[str] = field(default_factory=set)  # every secret value ever observed
-    snapshot_kv: dict = field(default_factory=dict)
-    manifest: Path | None = None
-    old_keys: dict = field(default_factory=dict)
+    scanned: int = 0  # outputs already scanned by no_leaks
 
     @property
     def cwd(self) -> Path:
@@ -77,15 +79,97 @@ class Life:
         self.seen_secrets.update(data["keys"] + data["keys_base64"] + [data["root_token"]])
         return data
 
+    def haystacks(self, since: int = 0) -> dict[str, str]:
+        """What may never hold a secret: the outputs from `since` on, the server log, the audit log and the
+        backup manifests."""
+        out = {f"output #{i}": text for i, text in enumerate(self.outputs) if i >= since}
+        vault_dir = self.state / "vault"
+        for name in ("server.log", "audit.log"):
+            if (vault_dir / name).is_file():
+                out[name] = (vault_dir / name).read_text(errors="replace")
+        for f in sorted((self.state / "backups" / "vault").glob("*")):
+            if not f.name.endswith(".snap"):
+                out[f.name] = f.read_text()
+        return out
+
+    def leaks(self, since: int = 0) -> list[tuple[str, str]]:
+        secrets = {s for s in self.seen_secrets if len(s) >= 8}
+        return sorted({(name, f"len={len(s)}") for name, text in self.haystacks(since).items()
+                       for s in secrets if s in text})
+
+
+STAGES = ("down", "up", "initialised", "unsealed", "configured", "populated")
+
 
 @pytest.fixture(scope="module")
-def life(tmp_path_factory, bao_binary, homelab_tools):
+def vault_at(tmp_path_factory, bao_binary, homelab_tools):
+    """vault_at(stage) -> a Life whose own embedded OpenBao is at `stage`, reached as a user gets there:
+    up, initialised (5 shares, 3 to unseal, the keys file), unsealed (what `vault up/init/unseal` do, in
+    process), configured (`vault configure`), populated (every catalogue secret a user sets, set).
+    Stopped at the end of the module."""
     from homelab.engines.vault import server as vault_server
+    from homelab.engines.vault.target import resolve_target
+    from homelab.ops.vault_init import init as vault_init
+    from homelab.ops.vault_init import unseal as vault_unseal
 
-    state = tmp_path_factory.mktemp("lifecycle") / ".homelab"
-    life = Life(state, homelab_tools)
-    yield life
-    vault_server.down(state)
+    made: list[Life] = []
+
+    def make(stage: str) -> Life:
+        life = Life(tmp_path_factory.mktemp(f"life-{stage}") / ".homelab", homelab_tools)
+        made.append(life)
+        steps = STAGES[1:STAGES.index(stage) + 1]
+        # up, init and unseal in process, as `vault up/init/unseal` do (their own tests run the commands)
+        if "up" in steps:
+            vault_server.up(life.state)
+        target = resolve_target(LAB, address="embedded", state_dir=life.state) if "up" in steps else None
+        if "initialised" in steps:
+            vault_init(target, LAB)
+            life.note_keys(life.keys_file)
+        if "unsealed" in steps:
+            vault_unseal(target)
+        if "configured" in steps:
+            life.cli("vault", "configure")
+            remember_values(life, all_kv(life.root()))  # the generated secrets and automation passwords
+        if "populated" in steps:
+            root = life.root()
+            for path, values in USER_SET.items():
+                root.kv_write(path, values)
+                life.seen_secrets.update(values.values())
+        return life
+
+    yield make
+    for life in made:
+        vault_server.down(life.state)
+
+
+@pytest.fixture(scope="module")
+def shared(vault_at) -> Life:
+    """One populated server for the tests that only read, or measure their own changes relative to what
+    they find."""
+    return vault_at("populated")
+
+
+@pytest.fixture
+def at(vault_at, request):
+    """at(stage): a server of this test's own at `stage` (see vault_at); no_leaks scans it after the test."""
+    def make(stage: str) -> Life:
+        life = vault_at(stage)
+        request.node._lives = [*getattr(request.node, "_lives", []), life]
+        return life
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request):
+    """After each test: nothing it printed, and nothing in its server's logs, holds a secret value."""
+    yield
+    lives = [v for v in request.node.funcargs.values() if isinstance(v, Life)]
+    lives += getattr(request.node, "_lives", [])
+    for life in lives:
+        found = life.leaks(life.scanned)
+        life.scanned = len(life.outputs)
+        assert not found, f"secret values found in: {found}"
 
 
 def all_kv(api: VaultApi) -> dict[str, dict]:
@@ -106,7 +190,8 @@ def remember_values(life: Life, kv: dict[str, dict]) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_up_is_idempotent_and_starts_uninitialised(life):
+def test_up_is_idempotent_and_starts_uninitialised(at):
+    life = at("down")
     out = life.cli("vault", "up")
     assert "embedded OpenBao started at http://127.0.0.1:" in out
     out = life.cli("vault", "up")
@@ -116,7 +201,8 @@ def test_up_is_idempotent_and_starts_uninitialised(life):
     assert st["url"].startswith("http://127.0.0.1:")
 
 
-def test_init_writes_a_private_keys_file_once(life):
+def test_init_writes_a_private_keys_file_once(at):
+    life = at("up")
     out = life.cli("vault", "init")
     assert str(life.keys_file) in out
     mode = stat.S_IMODE(life.keys_file.stat().st_mode)
@@ -131,7 +217,8 @@ def test_init_writes_a_private_keys_file_once(life):
     assert life.keys_file.read_bytes() == before and not other.exists()
 
 
-def test_unseal_and_status(life):
+def test_unseal_and_status(at):
+    life = at("initialised")
     assert "Vault unsealed" in life.cli("vault", "unseal")
     assert "already unsealed" in life.cli("vault", "unseal")
     st = json.loads(life.cli("vault", "status", "--format", "json"))
@@ -141,7 +228,8 @@ def test_unseal_and_status(life):
     assert st["threshold"] == 3 and st["shares"] == 5
 
 
-def test_configure_converges_and_second_run_changes_nothing(life):
+def test_configure_converges_and_second_run_changes_nothing(at):
+    life = at("unsealed")
     first = json.loads(life.cli("vault", "configure", "--format", "json"))
     actions = {i["address"]: i["action"] for i in first["items"]}
     for name in LAB.vault.policies:
@@ -182,9 +270,11 @@ def test_configure_converges_and_second_run_changes_nothing(life):
     assert "stray" not in root.list_policies() and root.read_user("stray") is None
     assert {"default", "root"} <= set(root.list_policies())  # never pruned
     assert json.loads(life.cli("vault", "configure", "--prune", "--format", "json"))["changes"] == 0
+    remember_values(life, all_kv(root))  # what configure generated: scanned for by no_leaks
 
 
-def test_secrets_put_get_list_never_take_values_from_argv(life):
+def test_secrets_put_get_list_never_take_values_from_argv(at):
+    life = at("configured")
     for path, values in USER_SET.items():
         fields = sorted(values)
         out = life.cli("secrets", "put", path, *fields, input="".join(values[f] + "\n" for f in fields))
@@ -256,7 +346,8 @@ def test_the_lab_users_are_the_ones_tested():
 
 
 @pytest.mark.parametrize("user", USERS)
-def test_each_policy_allows_exactly_what_it_should(life, user):
+def test_each_policy_allows_exactly_what_it_should(shared, user):
+    life = shared
     api = _login(life, user)
     for prefix, path in PREFIX_SAMPLE.items():
         assert _can_read(api, path) is (prefix in EXPECTED_READ[user]), (user, path)
@@ -294,7 +385,8 @@ def test_each_policy_allows_exactly_what_it_should(life, user):
     assert _can_read(api, "infra/ssh") is (user in ("ansible", "admin")), user
 
 
-def test_cli_login_as_user_is_bound_by_its_policy(life):
+def test_cli_login_as_user_is_bound_by_its_policy(shared):
+    life = shared
     password = life.root().kv_read("automation/apps")[0]["password"]
     out = life.cli("secrets", "get", "apps/plex", "--user", "apps", input=password + "\n")
     assert "claim_token" in out
@@ -304,7 +396,8 @@ def test_cli_login_as_user_is_bound_by_its_policy(life):
     assert "refused the login" in life.outputs[-1]
 
 
-def test_rotate_keeps_the_previous_version(life):
+def test_rotate_keeps_the_previous_version(shared):
+    life = shared
     root = life.root()
     before = {p: root.kv_read(p) for p in ("automation/terraform", "apps/grafana", "k3s/cluster")}
     dry = json.loads(life.cli("vault", "rotate", "--dry-run", "--format", "json"))
@@ -331,10 +424,11 @@ def test_rotate_keeps_the_previous_version(life):
     remember_values(life, all_kv(root))
 
 
-def test_backup_wipe_restore_all_secrets_equal(life):
+def test_backup_wipe_restore_all_secrets_equal(at):
+    life = at("populated")
     root = life.root()
-    life.snapshot_kv = all_kv(root)
-    remember_values(life, life.snapshot_kv)
+    snapshot_kv = all_kv(root)
+    remember_values(life, snapshot_kv)
     result = json.loads(life.cli("vault", "backup", "--format", "json"))
     snap, manifest_path = Path(result["file"]), Path(result["manifest"])
     assert snap.parent == life.state / "backups" / "vault"  # lab.backup.vault.directory under the state dir
@@ -342,10 +436,8 @@ def test_backup_wipe_restore_all_secrets_equal(life):
     assert manifest["sha256"] == hashlib.sha256(snap.read_bytes()).hexdigest()
     assert manifest["size"] == snap.stat().st_size and manifest["kind"] == "raft-snapshot"
     assert manifest["lab_digest"] == hashlib.sha256(REFERENCE_LAB.read_bytes()).hexdigest()
-    assert manifest["kv"] == {p: max(v) for p, v in life.snapshot_kv.items()}
+    assert manifest["kv"] == {p: max(v) for p, v in snapshot_kv.items()}
     assert stat.S_IMODE(snap.stat().st_mode) == 0o600
-    life.manifest = manifest_path
-    life.old_keys = json.loads(life.keys_file.read_text())
 
     # a corrupted copy is refused before anything is sent to Vault
     bad_dir = life.cwd / "bad"
@@ -371,27 +463,31 @@ def test_backup_wipe_restore_all_secrets_equal(life):
     assert "does not match its manifest" in life.outputs[-1]
 
     out = life.cli("vault", "restore", str(manifest_path), "--current-keys-file", str(new_keys), "-y")
-    assert f"verified {len(life.snapshot_kv)} KV path(s)" in out
+    assert f"verified {len(snapshot_kv)} KV path(s)" in out
     restored = life.root()  # the backed-up Vault's root token works again
-    assert all_kv(restored) == life.snapshot_kv  # every version of every secret equal
+    assert all_kv(restored) == snapshot_kv  # every version of every secret equal
     st = json.loads(life.cli("vault", "status", "--format", "json"))
     assert st["sealed"] is False
-    assert _login(life, "ansible").kv_read("k3s/cluster")[0] == life.snapshot_kv["k3s/cluster"][
-        max(life.snapshot_kv["k3s/cluster"])]
+    assert _login(life, "ansible").kv_read("k3s/cluster")[0] == snapshot_kv["k3s/cluster"][
+        max(snapshot_kv["k3s/cluster"])]
     assert json.loads(life.cli("vault", "configure", "--format", "json"))["changes"] == 0
 
 
-def test_retention_keeps_the_newest(life):
+def test_retention_keeps_the_newest(shared):
+    life = shared
+    made = []
     for _ in range(3):
-        life.cli("vault", "backup", "--retention", "2")
+        made.append(json.loads(life.cli("vault", "backup", "--retention", "2", "--format", "json")))
         time.sleep(0.01)
     manifests = sorted((life.state / "backups" / "vault").glob("vault-*.manifest.json"))
-    assert len(manifests) == 2
+    assert [m.name for m in manifests] == sorted(Path(r["manifest"]).name for r in made[1:])  # the two newest
+    assert not Path(made[0]["manifest"]).exists() and not Path(made[0]["file"]).exists()
     snaps = sorted((life.state / "backups" / "vault").glob("vault-*.snap"))
     assert [s.name.replace(".snap", "") for s in snaps] == [m.name.replace(".manifest.json", "") for m in manifests]
 
 
-def test_expired_token_is_reported_as_such(life):
+def test_expired_token_is_reported_as_such(shared):
+    life = shared
     token = life.root().create_token(ttl="1s", policies=["default"])
     life.seen_secrets.add(token)
     time.sleep(2.2)
@@ -399,22 +495,30 @@ def test_expired_token_is_reported_as_such(life):
     assert "invalid or expired" in life.outputs[-1]
 
 
-def test_revoke_root_keeps_admin_access(life):
+def test_revoke_root_keeps_admin_access(at):
+    life = at("configured")
+    old_root = json.loads(life.keys_file.read_text())["root_token"]
     out = json.loads(life.cli("vault", "configure", "--revoke-root", "--format", "json"))
     item = next(i for i in out["items"] if i["address"] == "vault_root_token.root")
     assert item["action"] == "deleted"
     keys = json.loads(life.keys_file.read_text())
     assert keys["root_token"] is None and keys["admin"]["user"] == "admin"
     assert stat.S_IMODE(life.keys_file.stat().st_mode) == 0o600
-    assert not VaultApi(life.url(), life.old_keys["root_token"]).token_valid()
+    assert not VaultApi(life.url(), old_root).token_valid()
+    life.seen_secrets.add(keys["admin"]["password"])
     # the CLI falls back to the admin credentials in the keys file
     assert json.loads(life.cli("vault", "configure", "--format", "json"))["changes"] == 0
     out = json.loads(life.cli("vault", "configure", "--revoke-root", "--format", "json"))
     assert next(i for i in out["items"] if i["address"] == "vault_root_token.root")["action"] == "unchanged"
 
 
-def test_restore_into_the_same_vault_rolls_back(life):
+def test_restore_into_the_same_vault_rolls_back(at):
     """After --revoke-root: the keys file's admin credentials drive backup and restore in place."""
+    life = at("configured")
+    life.cli("vault", "configure", "--revoke-root")
+    keys = json.loads(life.keys_file.read_text())
+    assert keys["root_token"] is None
+    life.seen_secrets.add(keys["admin"]["password"])
     result = json.loads(life.cli("vault", "backup", "--format", "json"))
     life.cli("vault", "rotate", "apps/grafana")
     keys = json.loads(life.keys_file.read_text())
@@ -428,23 +532,35 @@ def test_restore_into_the_same_vault_rolls_back(life):
     assert admin.kv_read("apps/grafana")[1] == version - 1  # the rotation is undone
 
 
-def test_no_secret_appears_in_any_output_or_log(life):
+def test_no_secret_appears_in_any_output_or_log(at):
+    """The commands that handle secrets, on one server, then a scan of every byte they printed, the server
+    log, the audit log and the backup manifests for every secret value the server ever held."""
+    life = at("populated")
+    life.cli("secrets", "get", "infra/proxmox")
+    life.cli("secrets", "get", "infra/proxmox", "--reveal", reveal=True)
+    life.cli("secrets", "list")
+    life.cli("vault", "status")
+    life.cli("vault", "rotate", "automation/terraform", "apps/grafana")
+    life.cli("vault", "backup")
+    life.cli("vault", "configure")
+    password = life.root().kv_read("automation/apps")[0]["password"]
+    life.cli("secrets", "get", "apps/plex", "--user", "apps", input=password + "\n")
+    life.cli("secrets", "get", "apps/plex", "--user", "apps", input="wrong-password-0000\n", expect=3)
+    life.cli("vault", "configure", "--revoke-root")
     keys = json.loads(life.keys_file.read_text())  # root revoked: the admin credentials are in the keys file
     life.seen_secrets.add(keys["admin"]["password"])
     anon = VaultApi(life.url(), None)
     remember_values(life, all_kv(anon.with_token(anon.login_userpass("admin", keys["admin"]["password"]))))
     secrets = {s for s in life.seen_secrets if len(s) >= 8}
-    assert len(secrets) > 40  # keys, tokens, passwords (all versions), generated and user-set values
-    vault_dir = life.state / "vault"
-    audit = (vault_dir / "audit.log").read_text()
+    # unseal keys (and their base64 form), the root token, each automation user's password, every catalogue
+    # field (generated or set by the user), and the rotated values' new versions
+    assert len(secrets) >= 5 * 2 + 1 + len(LAB.vault.users) + sum(len(s.fields) for s in LAB.vault.secrets) + 2
+    audit = (life.state / "vault" / "audit.log").read_text()
     assert "hmac-sha256:" in audit  # the audit device logs, with values HMAC-ed
-    haystacks = {f"output #{i}": text for i, text in enumerate(life.outputs)}
-    haystacks["server.log"] = (vault_dir / "server.log").read_text(errors="replace")
-    haystacks["audit.log"] = audit
-    for f in sorted((life.state / "backups" / "vault").glob("*")):
-        if not f.name.endswith(".snap"):
-            haystacks[f.name] = f.read_text()
-    leaks = sorted({(name, f"len={len(s)}") for name, text in haystacks.items() for s in secrets if s in text})
-    assert not leaks, f"secret values found in: {leaks}"
-    # the scan can find what is there: the explicitly revealed outputs hold the values
+    assert not life.leaks(), f"secret values found in: {life.leaks()}"
+    # the scan can find what is there: the explicitly revealed output holds the value ...
     assert any(USER_SET["infra/proxmox"]["api_token_secret"] in text for text in life.revealed)
+    # ... and a value planted in what is scanned is found
+    life.outputs.append(f"planted {USER_SET['infra/proxmox']['api_token_secret']}")
+    assert life.leaks(len(life.outputs) - 1) == [(f"output #{len(life.outputs) - 1}", "len=27")]
+    life.outputs.pop()

@@ -1,10 +1,17 @@
 """A test double of OUR engine protocol (homelab.engines.base.Engine) — not of any real tool.
 
-`RecordingEngine` keeps a "live system" (address -> attrs) that its `apply` changes and its
+`RecordingEngine` keeps a "live system" (address -> facts) that its `apply` changes and its
 `read_facts` reports, records every address it is asked to apply (in order), and can be told to fail
 on chosen addresses (raising EngineError with an output tail, as real adapters do) or to report itself
 not configured / not reachable. `partition` gives one unit per change so apply can run them in
 parallel and record each the moment it succeeds.
+
+What an apply leaves live is what the real engine would report afterwards — its fact vocabulary
+(`VOCABULARY`), not the desired attributes handed to it: the terraform engine reports a VM's placement,
+size and network (engines/terraform/vm_facts.py), the kubernetes engine an Application's namespace and
+ArgoCD's sync/health (argocd_status.py: Synced and Healthy once applied here), the vault engine what
+`read_live` reads; the ansible engine reads nothing back (an empty entry). Live facts written from
+outside the code under test, for plan cases, are in tests/plan/live/ (plan_helpers.reference_live).
 """
 
 from __future__ import annotations
@@ -14,6 +21,26 @@ import time
 
 from homelab.engines.base import ApplyResult, Engine, EngineStatus
 from homelab.errors import EngineError
+
+# the keys each real engine reports for a type (and nothing else of what it was handed)
+VOCABULARY = {
+    "proxmox_vm": ("env", "node", "vmid", "cores", "memory_mib", "template", "disk_gib", "storage", "bridge", "vlan",
+                   "ip", "gateway"),  # terraform engine: read_facts + proxmox_vm_facts
+    "argocd_app": ("namespace",),  # kubernetes engine: application_facts (+ sync/health below)
+    "argocd_bootstrap": ("namespace",),
+    "vault_mount": ("type", "version"), "vault_auth": ("type",), "vault_audit": ("type",),  # vault: read_live
+    "vault_policy": ("sha256",), "vault_user": ("policies", "token_ttl", "token_max_ttl", "login"),
+    "vault_secret": ("fields",),
+}
+
+
+def reported(address: str, attrs: dict | None) -> dict:
+    """The facts a real engine reports for `address` after applying `attrs`."""
+    kind = address.partition(".")[0]
+    out = {k: attrs[k] for k in VOCABULARY.get(kind, ()) if attrs and k in attrs}
+    if kind == "argocd_app":
+        out.update(sync="Synced", health="Healthy")  # ArgoCD synced what was applied
+    return out
 
 
 class RecordingEngine(Engine):
@@ -69,7 +96,7 @@ class RecordingEngine(Engine):
                     if c.action == "delete":
                         self.live.pop(c.address, None)
                     else:
-                        self.live[c.address] = dict(c.after or {})
+                        self.live[c.address] = reported(c.address, c.after)
                 results.append(ApplyResult(c.address, True, "ok", attrs=dict(self.outputs.get(c.address, {}))))
             return results
         finally:

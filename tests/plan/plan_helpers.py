@@ -88,8 +88,47 @@ def record_all(store: StateStore, doc, patch: dict | None = None) -> None:
                      depends_on=res.depends_on)
 
 
+LIVE = Path(__file__).resolve().parent / "live"
+
+
+def reference_live() -> dict[str, dict]:
+    """Live facts of the applied reference lab, written from outside homelab (tests/plan/live/*.yaml), in the
+    vocabulary of the real engines: VMs through the terraform engine's own converter from telmate/proxmox
+    state values, ArgoCD Applications as the kubernetes engine reports them."""
+    from ruamel.yaml import YAML
+
+    from homelab.engines.terraform.vm_facts import proxmox_vm_facts
+
+    yaml = YAML(typ="safe")
+    facts: dict[str, dict] = {}
+    pve = yaml.load((LIVE / "reference-proxmox.yaml").read_text())
+    common = pve["common"]
+    for name, vm in pve["vms"].items():
+        values = {"vmid": vm["vmid"], "clone": common["clone"],
+                  "network": [{"bridge": common["bridge"], "tag": common["tag"], "model": "virtio"}],
+                  "ipconfig0": f"ip={vm['ip']}/24,gw={common['gateway']}"}
+        if "node" in vm:
+            values["target_node"] = vm["node"]
+        if "cores" in vm:
+            values["cpu"] = [{"cores": vm["cores"], "sockets": 1, "type": "host"}]
+            values["memory"] = vm["memory"]
+            values["disks"] = [{"scsi": [{"scsi0": [{"disk": [{"size": vm["disk"], "storage": common["storage"]}]}]}]}]
+        facts[f"proxmox_vm.{name}"] = {"env": vm["env"], **proxmox_vm_facts(values)}
+    argo = yaml.load((LIVE / "reference-argocd.yaml").read_text())
+    for group, prefix in (("apps", None), ("platform", "platform")):
+        for name, app in argo[group].items():
+            fact = {"sync": "Synced", "health": "Healthy", "revisions": [app["chart"], argo["values_commit"]]} \
+                if "chart" in app else {"sync": "Synced", "health": "Healthy"}
+            if "namespace" in app:
+                fact["namespace"] = app["namespace"]
+            facts[f"argocd_app.{prefix or app['namespace']}/{name}"] = fact
+    facts["argocd_bootstrap.argocd"] = dict(argo["bootstrap"])
+    return facts
+
+
 def engines_for(spec: dict | None, live: dict[str, dict]) -> dict[str, RecordingEngine]:
-    """Default: every engine not configured. spec: {engine: {configured, reachable, reason, live: state}}."""
+    """Default: every engine not configured. spec: {engine: {configured, reachable, reason, live: reference}}:
+    `live: reference` — the engine reports the outside-written facts (with the case's live_patch)."""
     spec = spec or {}
     out = {}
     for name in ENGINE_NAMES:
@@ -99,8 +138,10 @@ def engines_for(spec: dict | None, live: dict[str, dict]) -> dict[str, Recording
             continue
         eng = RecordingEngine(name, configured=s.get("configured", True), reachable=s.get("reachable", True),
                               reason=s.get("reason", ""))
-        if s.get("live") == "state":
+        if s.get("live") == "reference":
             eng.live = {a: v for a, v in live.items()}
+        elif "live" in s:
+            raise AssertionError(f"unknown live source {s['live']!r}: live facts come from tests/plan/live/")
         if "fact_types" in s:
             eng.fact_types = frozenset(s["fact_types"])
         out[name] = eng

@@ -42,7 +42,10 @@ def test_apply_everything_then_nothing_to_do(ref_doc, tmp_path):
     # the engines' live systems now match: the next plan reads facts and has nothing to do
     again = s.plan()
     assert not again.has_changes
-    assert {c.reason for c in again.changes} == {"matches the live system"}
+    # what the engines report back (their fact vocabulary, fake_engine.VOCABULARY) matches; ArgoCD synced the apps
+    assert {c.reason for c in again.changes} == {"matches the live system", "Synced and Healthy in ArgoCD"}
+    assert {c.address for c in again.changes if c.reason == "Synced and Healthy in ArgoCD"} == {
+        c.address for c in again.changes if c.address.startswith("argocd_app.")}
     # each engine was handed only its own layers' resources
     assert all(a.startswith(("vault_",)) for a in engines["vault"].calls)
     assert all(a.startswith("proxmox_vm.") for a in engines["terraform"].calls)

@@ -1,12 +1,16 @@
 """Plan cases as data: tests/plan/cases/*.yaml — a patch of the reference lab + prior state + live facts
--> the expected actionable changes (action and reason) and layer statuses."""
+-> the expected actionable changes (action and reason) and layer statuses.
+
+Live facts (engines with `live: reference`) come from tests/plan/live/, written by hand from the seed and the
+lab file in the real engines' vocabularies, and differ from them only where a case's `live_patch` says so —
+so "nothing to do" is an outside expectation, never the desired state compared with itself."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from plan_helpers import doc_of, engines_for, patch_lab, plan_for, record_all, reference_data
+from plan_helpers import doc_of, engines_for, patch_lab, plan_for, record_all, reference_data, reference_live
 from ruamel.yaml import YAML
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
@@ -27,7 +31,7 @@ def test_plan_case(case_path, tmp_path):
     store = StateStore(tmp_path / "state")
     if case.get("state", "applied") == "applied":
         record_all(store, base_doc, case.get("state_patch"))
-    live = {a: dict(r.attrs) for a, r in store.resources().items()}
+    live = reference_live()  # written from outside homelab: never the desired attributes themselves
     for addr, attrs in (case.get("live_patch") or {}).items():
         if attrs is None:
             live.pop(addr, None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 
 import hcl2
@@ -15,12 +14,9 @@ from homelab.render.hcl import Attribute, Blank, Block, Comment, Heredoc, Raw, d
 
 
 def terraform_bin() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("terraform is not on PATH: the CI image must provide it (this test may not skip in CI)")
-        pytest.skip("terraform is not on PATH (this machine image has it; under CI=true this test fails instead)")
-    return path
+    import needs
+
+    return needs.terraform()
 
 
 def tf_env() -> dict:

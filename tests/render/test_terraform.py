@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -209,12 +208,9 @@ def module_calls(files: dict[str, str], env: str) -> dict[str, dict]:
 
 
 def terraform_bin() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("terraform is not on PATH: the CI image must provide it (this test may not skip in CI)")
-        pytest.skip("terraform is not on PATH (this machine image has it; under CI=true this test fails instead)")
-    return path
+    import needs
+
+    return needs.terraform()
 
 
 @pytest.fixture(scope="module")

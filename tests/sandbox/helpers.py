@@ -19,6 +19,15 @@ from pathlib import Path
 
 import yaml
 
+
+def subnet_index(n: int) -> int:
+    """A module's fixed test-subnet index (10.213.<n>.0/24), moved on by 10 per pytest-xdist worker: the workers
+    share the session's network namespace, so two of them building the same module's hosts would collide."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = n + 10 * int(worker[2:] or 0)
+    assert index < 256, f"too many xdist workers for the sandbox subnets ({worker})"
+    return index
+
 BIN = Path(sys.executable).parent
 HOMELAB = str(BIN / "homelab")
 GPU_LABEL = "accelerator=nvidia-tesla-gpu"

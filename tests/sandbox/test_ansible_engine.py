@@ -19,7 +19,7 @@ def project(tmp_path, sandbox3):
                                       "[ssh_connection]\n"
                                       "ssh_args = -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no\n")
     hosts = {name: {"ansible_host": h.ip, "ansible_user": "root"} for name, h in sandbox3.hosts.items()}
-    hosts["ghost"] = {"ansible_host": "10.213.1.99", "ansible_user": "root"}
+    hosts["ghost"] = {"ansible_host": sandbox3.controller_ip.rsplit(".", 1)[0] + ".99", "ansible_user": "root"}
     import json
 
     (proj / "inventory.yml").write_text(json.dumps({"all": {"hosts": hosts}}))

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import render, ssh_env, write_lab
+from helpers import render, ssh_env, subnet_index, write_lab
 
 from homelab.engines.ansible import run_playbook
 
@@ -47,7 +47,7 @@ def baseline(sandbox3, tmp_path_factory):
                    check=True)
     pubkey = (work / "admin_key.pub").read_text().strip()
     ips = {n: h.ip for n, h in sandbox3.hosts.items()}
-    lab = write_lab(work / "lab" / "homelab.yaml", ips, 1, sandbox3.key_file, ssh_keys=[pubkey])
+    lab = write_lab(work / "lab" / "homelab.yaml", ips, subnet_index(1), sandbox3.key_file, ssh_keys=[pubkey])
     before = {n: sshd_settings(h) for n, h in sandbox3.hosts.items()}
     tree = render(lab)
     ssh = ssh_env(work)

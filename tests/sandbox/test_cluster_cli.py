@@ -27,12 +27,13 @@ from helpers import (
     sha256,
     ssh_env,
     standin_records,
+    subnet_index,
     write_lab,
     write_standin,
 )
 
 SERVERS = ["c1", "c2", "c3"]
-INDEX = 6
+INDEX = subnet_index(6)
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from helpers import (
     sha256,
     ssh_env,
     standin_records,
+    subnet_index,
     write_lab,
     write_standin,
 )
@@ -41,10 +42,10 @@ def cluster(tmp_path_factory):
     from homelab.sandbox import Sandbox
 
     work = tmp_path_factory.mktemp("k3s")
-    with Sandbox([*SERVERS, *AGENTS], workdir=work / "sb", index=5) as sb:
+    with Sandbox([*SERVERS, *AGENTS], workdir=work / "sb", index=subnet_index(5)) as sb:
         ips = {n: h.ip for n, h in sb.hosts.items()}
         source = write_standin(work / "k3s-source")
-        lab = write_lab(work / "lab" / "homelab.yaml", ips, 5, sb.key_file, servers=SERVERS, agents=AGENTS,
+        lab = write_lab(work / "lab" / "homelab.yaml", ips, subnet_index(5), sb.key_file, servers=SERVERS, agents=AGENTS,
                         gpu=GPU, install_source=source)
         tree = render(lab)
         ssh = ssh_env(work)
@@ -161,9 +162,9 @@ def test_bootstrap_with_the_token_from_vault(tmp_path, openbao_dev):
     client.secrets.kv.v2.create_or_update_secret(path="k3s/cluster", secret={"token": planted}, mount_point="secret")
     tmp_path.chmod(0o755)
     mode_before = tmp_path.stat().st_mode & 0o777
-    with Sandbox(["v1", "v2"], workdir=tmp_path / "sb", index=9) as sb:
+    with Sandbox(["v1", "v2"], workdir=tmp_path / "sb", index=subnet_index(9)) as sb:
         ips = {n: h.ip for n, h in sb.hosts.items()}
-        lab = write_lab(tmp_path / "lab" / "homelab.yaml", ips, 9, sb.key_file, servers=["v1"], agents=["v2"],
+        lab = write_lab(tmp_path / "lab" / "homelab.yaml", ips, subnet_index(9), sb.key_file, servers=["v1"], agents=["v2"],
                         install_source=write_standin(tmp_path / "k3s-source"))
         proc = cli("cluster", "bootstrap", str(lab), "--token-from", "vault", "--kubeconfig", str(tmp_path / "kc"),
                    HOME=str(tmp_path), VAULT_ADDR=addr, VAULT_TOKEN=root,

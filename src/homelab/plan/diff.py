@@ -6,6 +6,9 @@ Pure function of its inputs. For each desired resource:
   that it reads that type — see planner.py):
   - not found live → `create` ("not found on the live system", or "in state but not found on the
     live system (deleted outside homelab?)");
+  - being deleted live (the engine reports `deleting`: e.g. a Kubernetes object with a deletionTimestamp,
+    held by `finalizers`) → `create` ("being deleted on the live system since T, held by F: apply waits
+    until it is gone, then creates it again") — whatever else it reports, it is on its way out;
   - an immutable attribute differs live → `replace`; another attribute differs → `update`
     ("drift: memory_mib is 2048 live, 4096 desired"); only attributes the engine reports are compared;
   - matches but is not in state (an apply killed between the engine's success and the state
@@ -29,7 +32,8 @@ Pure function of its inputs. For each desired resource:
     text plan lists it; Progressing and Suspended are informational;
   - Synced and Healthy → `no-op` ("Synced and Healthy in ArgoCD").
   The status keys are added to `before`, so the JSON plan carries them.
-In state but not desired → `delete` ("no longer in <lab file>").
+In state but not desired → `delete` ("no longer in <lab file>", plus "(already being deleted on the live
+system ...)" when the engine says so).
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ def _fmt(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-ARGOCD_KEYS = ("sync", "health", "revision", "operation")
+ARGOCD_KEYS = ("sync", "health", "revision", "revisions", "operation")
+DELETING_KEYS = ("deleting", "finalizers")
 ARGOCD_ATTENTION = ("Degraded", "Missing", "Unknown")  # health that needs a person, not an apply
 
 
@@ -62,6 +67,8 @@ def argocd_status(live: dict) -> tuple[bool, str] | None:
         return None
     sync, health = live.get("sync") or "Unknown", live.get("health") or "Unknown"
     revision = f" (revision {_short(live['revision'])})" if live.get("revision") else ""
+    if live.get("revisions"):  # a multi-source Application: one revision per source
+        revision = f" (revisions {', '.join(_short(r) for r in live['revisions'])})"
     failed = (f"; its last sync operation {live['operation']}"
               if live.get("operation") in ("Failed", "Error") else "")
     if sync != "Synced":
@@ -79,6 +86,11 @@ def _changed(before: dict, after: dict, keys) -> list[str]:
     return sorted(k for k in keys if before.get(k) != after.get(k))
 
 
+def _being_deleted(live: dict) -> str:
+    held = f", held by {', '.join(live['finalizers'])}" if live.get("finalizers") else ""
+    return f"being deleted on the live system since {live['deleting']}{held}"
+
+
 def _from_facts(res: Resource, live: dict | None, prior) -> tuple[str, str, dict | None]:
     """(action, reason, before) of a resource whose live facts were read."""
     after = res.attrs
@@ -86,6 +98,9 @@ def _from_facts(res: Resource, live: dict | None, prior) -> tuple[str, str, dict
         reason = ("in state but not found on the live system (deleted outside homelab?)" if prior
                   else "not found on the live system")
         return "create", reason, None
+    if live.get("deleting"):
+        return ("create", f"{_being_deleted(live)}: apply waits until it is gone, then creates it again",
+                {k: live[k] for k in DELETING_KEYS if k in live})
     keys = [k for k in after if k in live]
     diffs = _changed(live, after, keys)
     forced = [k for k in diffs if k in res.immutable]
@@ -148,6 +163,8 @@ def _deletes(desired, state, facts, layers, lab_file, authoritative) -> list[Pla
         reason = f"no longer in {lab_file}"
         if layer and layer.source == "facts" and addr not in facts and (authoritative is None or addr in authoritative):
             reason += " (already gone from the live system)"
+        elif (facts.get(addr) or {}).get("deleting"):
+            reason += f" (already {_being_deleted(facts[addr])})"
         out.append(PlannedChange(addr, layer_name, engine, "delete", reason, before=prior.attrs, after=None,
                                  depends_on=tuple(prior.depends_on)))
     return out

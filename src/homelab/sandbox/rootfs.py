@@ -61,7 +61,9 @@ def ensure_rootfs(cache_dir: Path | None = None, suite: str = SUITE, packages: t
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
             shutil.rmtree(building, ignore_errors=True)
-            raise RootfsError(f"debootstrap failed (exit {proc.returncode}):\n{tail}")
+            raise RootfsError(f"debootstrap failed (exit {proc.returncode}):\n{tail}\n(a test session runs in "
+                              "a network namespace with no route to the mirror: `make test` builds this root "
+                              "before the session starts, as scripts/sandbox-rootfs.sh does)")
         _prepare(building)
         shutil.rmtree(target, ignore_errors=True)
         os.rename(building, target)

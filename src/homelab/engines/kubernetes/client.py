@@ -37,6 +37,8 @@ _HINTS = {
     409: "another field manager owns these fields; homelab applies with force=true, so this is a "
          "resourceVersion conflict: run the apply again",
     422: "the object is invalid for this cluster: check the rendered manifest",
+    500: "a server-side apply answers 500 \"failed to create typed patch object\" for a field the cluster's schema "
+         "does not declare or a value of the wrong type: check the rendered manifest",
 }
 
 
@@ -111,7 +113,8 @@ class KubeClient:
         if status >= 400:
             message = self.redactor(str(payload.get("message") or f"HTTP {status}"))
             reason = str(payload.get("reason") or "")
-            raise KubeApiError(status, reason, f"Kubernetes API {method} {path}: {status} {reason}: {message}",
+            said = f"{status} {reason}" if reason else str(status)
+            raise KubeApiError(status, reason, f"Kubernetes API {method} {path}: {said}: {message}",
                                _HINTS.get(status), payload)
         return status, payload
 
@@ -204,16 +207,17 @@ class KubeClient:
                 return None
             raise
 
-    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        """DELETE the object: None when it was not there; else the answer — a `status: Success` Status
+        when it is gone, or the object itself with `metadata.deletionTimestamp` while finalizers hold it."""
         try:
             info = self.resource_for(api_version, kind)
-            self.request("DELETE", info.url(name, namespace))
-            return True
+            return self.request("DELETE", info.url(name, namespace))[1]
         except NotServed:
-            return False
+            return None
         except KubeApiError as exc:
             if exc.code == 404:
-                return False
+                return None
             raise
 
     def version(self) -> dict:

@@ -8,15 +8,22 @@ file's directory; context `gitops.argocd.context` or the current one) through `K
   kind that nothing being applied defines fails at once with an instruction (see `rendered`). The ArgoCD
   install is the argo-cd chart rendered with the Helm library (`argocd_install`).
 - Result of one object: created (201), configured, or unchanged (200 and the resourceVersion did not move).
+- Being deleted: an object with `metadata.deletionTimestamp` (finalizers hold it — ArgoCD's
+  `resources-finalizer.argocd.argoproj.io` while it removes the app's resources) is gone as far as homelab
+  is concerned: applying to it would change nothing and it would vanish afterwards, so apply waits (up to
+  `delete_wait`) until it is gone, then creates it; still there then is an error naming the finalizers.
 - Delete: the address's objects in reverse order, never a Namespace or a CRD (that would cascade away
-  everything in it); an object already gone is "absent".
+  everything in it); an object already gone is "absent"; one its finalizers still hold after `delete_wait`
+  is "deleting" (the API server accepted the deletion; its controller finishes it).
 - Errors: an apply that fails names the object ("applying ConfigMap/argocd/argocd-cm failed: ...").
 
-Facts: `argocd_app.*` -> {namespace (destination), sync, health, revision, operation} read from the
-Application's `.status` (several Applications of one address: the worst, see `argocd_status`);
-`argocd_bootstrap.<ns>` -> {namespace} when ArgoCD's namespace exists and its Application CRD is served.
-A missing object is absent from the facts — and as both types are in `fact_types`, the planner reads that
-as "not live" (create), not as "plan from state".
+Facts: `argocd_app.*` -> {namespace (destination), sync, health, revision | revisions, operation} read from
+the Application's `.status` (several Applications of one address: the worst, see `argocd_status`), plus
+{deleting, finalizers} while it is being deleted; `argocd_bootstrap.<ns>` -> {namespace} (and {deleting}) when
+ArgoCD's namespace exists and its Application CRD is served. A missing object is absent from the facts —
+and as both types are in `fact_types`, the planner reads that as "not live" (create), not as "plan from
+state". A 403 on a read is an error that names what may not be read (the planner then plans the layer
+from state and says why), never "absent".
 """
 
 from __future__ import annotations
@@ -33,11 +40,12 @@ from homelab.engines.kubernetes.argocd_status import (
     ARGOCD_API_VERSION,
     ARGOCD_GROUP,
     application_facts,
+    deletion_facts,
     worst_facts,
 )
 from homelab.engines.kubernetes.client import KubeApiError, KubeClient, NotServed
 from homelab.engines.kubernetes.kubeconfig import load_kubeconfig
-from homelab.engines.kubernetes.manifests import apply_order, ident
+from homelab.engines.kubernetes.manifests import apply_order, ident, kind_rank
 from homelab.errors import EngineError
 
 _SERVER_SET = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation")
@@ -46,7 +54,7 @@ _SERVER_SET = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "
 @dataclass
 class ObjectResult:
     ident: str
-    action: str  # created | configured | unchanged | deleted | absent
+    action: str  # created | configured | unchanged | deleted | deleting | absent
 
 
 @dataclass
@@ -54,6 +62,7 @@ class KubernetesEngine(Engine):
     """Engine for `argocd_bootstrap.*` and `argocd_app.*`."""
 
     crd_timeout: float = 180.0
+    delete_wait: float = 30.0  # how long an object being deleted may take to go
     poll_interval: float = 1.0
     sleep: Callable[[float], None] = time.sleep
     name: str = field(default="kubernetes", init=False)
@@ -98,14 +107,26 @@ class KubernetesEngine(Engine):
     def read_facts(self, ctx: EngineContext, addresses: list[str]) -> dict[str, dict]:
         client = self.client(ctx)
         argo_ns = self._argocd(ctx).namespace
+        try:
+            return self._read_facts(ctx, client, argo_ns, addresses)
+        except KubeApiError as exc:
+            if exc.code != 403:
+                raise
+            raise EngineError(f"the kubeconfig's user may not read what the plan needs: {exc.message}",
+                              hint="give it get/list on Namespaces and argoproj.io Applications (or use the "
+                                   "cluster-admin kubeconfig)") from None
+
+    @staticmethod
+    def _read_facts(ctx, client: KubeClient, argo_ns: str, addresses: list[str]) -> dict[str, dict]:
         facts: dict[str, dict] = {}
         argocd_served = _argocd_served(client)
         for address in sorted(set(addresses)):
             kind, _, name = address.partition(".")
             if kind == "argocd_bootstrap":
                 ns = name or argo_ns
-                if argocd_served and client.get("v1", "Namespace", ns) is not None:
-                    facts[address] = {"namespace": ns}
+                live_ns = client.get("v1", "Namespace", ns) if argocd_served else None
+                if live_ns is not None:
+                    facts[address] = {"namespace": ns, **deletion_facts(live_ns)}
             elif kind == "argocd_app" and argocd_served:
                 found = [client.get(obj["apiVersion"], "Application", obj["metadata"]["name"],
                                     obj["metadata"].get("namespace"))
@@ -167,6 +188,9 @@ class KubernetesEngine(Engine):
         while pending:
             waiting = []
             for obj in pending:
+                if waiting and kind_rank(obj) > kind_rank(waiting[0]):
+                    waiting.append(obj)  # keep the order: an Application never before its AppProject
+                    continue
                 try:
                     client.resource_for(obj["apiVersion"], obj["kind"])
                 except NotServed:
@@ -192,8 +216,7 @@ class KubernetesEngine(Engine):
             pending = waiting
         return done
 
-    @staticmethod
-    def _apply_one(ctx: EngineContext, client: KubeClient, obj: dict) -> ObjectResult:
+    def _apply_one(self, ctx: EngineContext, client: KubeClient, obj: dict) -> ObjectResult:
         name = ident(obj)
         body = {k: v for k, v in obj.items() if k != "status"}
         meta = {k: v for k, v in (body.get("metadata") or {}).items() if k not in _SERVER_SET}
@@ -202,6 +225,8 @@ class KubernetesEngine(Engine):
         if info.namespaced and not meta.get("namespace"):
             meta["namespace"] = "default"
         before = client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        if before is not None and deletion_facts(before):
+            before = self._wait_gone(ctx, client, obj, before)
         try:
             code, live = client.apply(body)
         except KubeApiError as exc:
@@ -217,16 +242,43 @@ class KubernetesEngine(Engine):
         ctx.progress(f"kubernetes: {name} {action}")
         return ObjectResult(name, action)
 
-    @staticmethod
-    def delete_objects(ctx: EngineContext, client: KubeClient, objects: list[dict]) -> list[ObjectResult]:
+    def _wait_gone(self, ctx: EngineContext, client: KubeClient, obj: dict, live: dict | None,
+                   then: str = "creating it again") -> None:
+        """An object being deleted: wait (up to `delete_wait`) until its finalizers let it go."""
+        meta = obj.get("metadata") or {}
+        deadline = time.monotonic() + self.delete_wait
+        while live is not None and deletion_facts(live):
+            if time.monotonic() >= deadline:
+                held = ", ".join(live["metadata"].get("finalizers") or []) or "its finalizers"
+                raise EngineError(f"{ident(obj)} is being deleted (since {live['metadata']['deletionTimestamp']}) and "
+                                  f"is still held by {held} after {self.delete_wait:g}s",
+                                  hint="its controller is still cleaning up (ArgoCD removes the app's resources "
+                                       "first): apply again once it is gone")
+            ctx.progress(f"kubernetes: {ident(obj)} is being deleted; waiting for it to go, then {then}")
+            self.sleep(self.poll_interval)
+            live = client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        return None
+
+    def delete_objects(self, ctx: EngineContext, client: KubeClient, objects: list[dict]) -> list[ObjectResult]:
         out = []
         for obj in reversed(apply_order(objects)):
             meta = obj.get("metadata") or {}
             if obj["kind"] in ("Namespace", "CustomResourceDefinition"):
                 continue  # never cascade away a namespace or a CRD (and everything in it) implicitly
-            gone = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-            out.append(ObjectResult(ident(obj), "deleted" if gone else "absent"))
-            ctx.progress(f"kubernetes: {ident(obj)} {'deleted' if gone else 'already absent'}")
+            answer = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+            if answer is None:
+                action, said = "absent", "already absent"
+            elif answer.get("kind") == "Status" or not deletion_facts(answer):
+                action, said = "deleted", "deleted"
+            else:
+                try:
+                    self._wait_gone(ctx, client, obj, answer, then="it is deleted")
+                    action, said = "deleted", "deleted"
+                except EngineError:
+                    held = ", ".join(answer["metadata"].get("finalizers") or [])
+                    action, said = "deleting", f"deletion accepted; still held by {held} after {self.delete_wait:g}s"
+            out.append(ObjectResult(ident(obj), action))
+            ctx.progress(f"kubernetes: {ident(obj)} {said}")
         return out
 
 

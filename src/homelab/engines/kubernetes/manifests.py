@@ -43,9 +43,12 @@ def load_manifests(paths: Iterable[Path]) -> list[dict]:
     return objects
 
 
+def kind_rank(obj: dict) -> int:
+    return _KIND_RANK.get(obj["kind"], _OTHER_RANK)
+
+
 def apply_order(objects: list[dict]) -> list[dict]:
-    return [o for _, _, o in sorted(((_KIND_RANK.get(o["kind"], _OTHER_RANK), i, o) for i, o in enumerate(objects)),
-                                    key=lambda t: (t[0], t[1]))]
+    return [o for _, _, o in sorted(((kind_rank(o), i, o) for i, o in enumerate(objects)), key=lambda t: (t[0], t[1]))]
 
 
 def ident(obj: dict) -> str:

@@ -29,7 +29,7 @@ STATE = {"debug": False}
 # defines commands is missing here.
 COMMAND_MODULES = (
     "check", "inventory", "schema", "init", "explain", "render", "plan", "apply", "up",
-    "vault", "secrets", "vm", "app", "cluster", "node", "sandbox", "state",
+    "vault", "secrets", "vm", "app", "cluster", "node", "sandbox", "state", "pki",
 )
 
 

@@ -41,5 +41,5 @@ def test_the_registered_commands_are_the_documented_ones():
 
     click_app = typer.main.get_command(app)
     assert sorted(click_app.commands) == sorted([
-        "app", "apply", "check", "cluster", "explain", "init", "inventory", "node", "plan", "render",
+        "app", "apply", "check", "cluster", "explain", "init", "inventory", "node", "pki", "plan", "render",
         "sandbox", "schema", "secrets", "state", "up", "vault", "vm"])

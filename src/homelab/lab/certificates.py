@@ -154,13 +154,23 @@ def certificates(lab, inventory) -> Plan:
                                spec.cert_file or base.cert_file, spec.key_file or base.key_file, base.owner,
                                base.group, spec.reload if spec.reload is not None else base.reload, src, True)
         else:
-            cert = Certificate(spec.name, spec.host or spec.name, _dedupe(spec.sans), "custom",
+            manual = (spec.host or spec.name) not in inventory.by_name  # a network host: installed by hand
+            cert = Certificate(spec.name, spec.host or spec.name, _dedupe(spec.sans), "manual" if manual else "custom",
                                spec.cert_file or f"{CERT_DIR}/{spec.name}.crt",
                                spec.key_file or f"{CERT_DIR}/{spec.name}.key", reload=spec.reload or "",
                                source=src, explicit=True)
         by_name[spec.name] = cert
     plan.certificates = sorted(by_name.values(), key=lambda c: c.name)
     return plan
+
+
+def lab_ca_serves(lab, inventory, url_or_host: str | None) -> bool:
+    """Whether the lab's CA issued the certificate of this host (a certificate of the lab names it), so a
+    client of it verifies against the lab's root (pki.root_ca) instead of skipping verification."""
+    host = url_host(url_or_host) or (url_or_host or "").split(":")[0]
+    if not host or not lab.pki.root_ca:
+        return False
+    return any(host in cert.sans for cert in certificates(lab, inventory).certificates)
 
 
 # ----------------------------------------------------------------------------------------- ingress

@@ -22,9 +22,10 @@ def check(doc):
             if not is_ip(san) and not _DNS.match(san):
                 yield Finding((*cert.source, "sans", j), f"certificate {cert.name}: {san!r} is neither a DNS name "
                               "nor an IP address", "write a lower-case DNS name or an address")
-        if cert.host not in doc.inventory.by_name:
-            yield Finding(cert.source, f"certificate {cert.name}: host {cert.host} is not a VM of the lab",
-                          "set host: to the VM the certificate is installed on")
+        hosts = {h.name.split(".")[0] for h in doc.lab.network.hosts}
+        if cert.host not in doc.inventory.by_name and cert.host not in hosts:
+            yield Finding(cert.source, f"certificate {cert.name}: host {cert.host} is neither a VM nor one of "
+                          "network.hosts", "set host: to the VM (or the network host) the certificate is for")
     for listener in plan.listeners:
         cert = by_name.get(listener.certificate)
         if cert is None or listener.name.lower() in {s.lower() for s in cert.sans}:

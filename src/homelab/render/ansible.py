@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from homelab.lab.refs import parse_ref
 from homelab.lab.vault_access import lab_vault_url
+from homelab.render.ansible_pki import group_vars as pki_group_vars
+from homelab.render.ansible_pki import host_vars_files
 from homelab.render.base import RenderedFile, header, normalise
 from homelab.render.kubernetes.storage import csi_protocols, democratic_csi_on
 from homelab.render.serializers import dump_yaml
@@ -125,6 +127,7 @@ def group_vars_all(doc) -> dict:
             for vm in sorted(inv.vms, key=lambda v: v.name) if vm.ip
         ],
     })
+    data.update(pki_group_vars(doc))  # the lab's CA: pki_trust, host_certificate, step_ca (ansible_pki.py)
     return data
 
 
@@ -291,5 +294,6 @@ def render(doc) -> list[RenderedFile]:
                                 "The Elasticsearch cluster (elasticsearch role); secrets are Vault paths."))
         files.append(_yaml_file(f"group_vars/{ELASTIC_STACK}.yml", group_vars_elastic_stack(doc),
                                 "Cluster facts Kibana and Fleet Server share with Elasticsearch."))
+    files += host_vars_files(doc, ROOT)
     files += asset_files()
     return sorted(files, key=lambda f: f.path)

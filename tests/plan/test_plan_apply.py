@@ -31,14 +31,14 @@ def test_apply_everything_then_nothing_to_do(ref_doc, tmp_path):
     engines = fake_engines()
     s = session(ref_doc, tmp_path, engines)
     plan = s.plan()
-    assert plan.summary()["add"] == 118
+    assert plan.summary()["add"] == 142
     report = s.apply(plan)
     assert report.exit_code == 0 and not report.failed
-    assert len(report.of("applied")) == 118
+    assert len(report.of("applied")) == 142
     calls = all_calls(engines)
     assert sorted(calls) == sorted(c.address for c in plan.changes)
-    assert len(s.store.resources()) == 118
-    assert s.store.serial() == 118  # one write per resource
+    assert len(s.store.resources()) == 142
+    assert s.store.serial() == 142  # one write per resource
     # the engines' live systems now match: the next plan reads facts and has nothing to do
     again = s.plan()
     assert not again.has_changes
@@ -121,7 +121,7 @@ def test_layers_without_a_configured_engine_are_skipped_with_the_reason(ref_doc,
     assert len(skipped) == 22
     blocked = {o.address: o.message for o in report.of("blocked")}
     assert blocked["host.kube01"] == "not started: it depends on proxmox_vm.kube01, which was skipped"
-    assert len(blocked) == 118 - 35 - 22  # everything after the VMs (35 in the vault layer, 16 of them the CA)
+    assert len(blocked) == 142 - 36 - 22  # everything after the VMs (36 in the vault layer, 17 of them the CA)
     assert sorted(engines["vault"].calls) == sorted(c.address for c in plan.changes if c.layer == "vault")
     assert engines["terraform"].calls == [] and engines["ansible"].calls == []
     s.close()
@@ -134,7 +134,7 @@ def test_parallelism_runs_independent_resources_of_a_batch_at_once(ref_doc, tmp_
                for n in ENGINE_NAMES}
     s = session(ref_doc, tmp_path, engines)
     report = s.apply(s.plan(), parallelism=parallelism)
-    assert len(report.of("applied")) == 35  # the vault layer (16 of them the CA: mounts, cert auth, issuing roles)
+    assert len(report.of("applied")) == 36  # the vault layer (17 of them the CA: mounts, cert auth, issuing roles)
     assert (engines["vault"].max_active > 1) is expect_parallel
     assert engines["vault"].max_active <= parallelism
     s.close()

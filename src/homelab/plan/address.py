@@ -5,7 +5,7 @@ name is the VM name, the policy name, or `<namespace>/<app>` for ArgoCD applicat
 
     vault_mount.secret  vault_auth.userpass  vault_policy.terraform  vault_user.terraform
     vault_audit.file    vault_secret.k3s/cluster  vault_pki.pki  vault_pki_role.es01
-    proxmox_vm.kube01   host.kube01          k3s_server.kube01
+    proxmox_vm.kube01   host.kube01          host_pki.kube01  k3s_server.kube01
     k3s_agent.kube04    es_node.es07         kibana.kibana           fleet_server.fleet
     argocd_bootstrap.argocd                  argocd_app.platform/metallb   argocd_app.media/sonarr
 
@@ -43,6 +43,7 @@ TYPE_LAYER: dict[str, str] = {
     "vault_pki_role": "vault",
     "proxmox_vm": "vms",
     "host": "hosts",
+    "host_pki": "hosts",
     "k3s_server": "clusters",
     "k3s_agent": "clusters",
     "es_node": "clusters",

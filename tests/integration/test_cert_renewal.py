@@ -12,9 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tls_vault import install_pki, serial_of, serve_lab_cert, tls_openbao, wait_served
 
 from homelab.lab.load import load_text
+from tls_vault import install_pki, serial_of, serve_lab_cert, tls_openbao, wait_served
 
 pytestmark = [pytest.mark.integration, pytest.mark.validators]  # a real OpenBao server
 

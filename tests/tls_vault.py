@@ -1,6 +1,6 @@
 """A real OpenBao with a TLS listener, for the tests of host certificates and their renewal.
 
-`tls_openbao(workdir, bind_ip)` starts `bao server -dev` (root token `root`, KV v2 at secret/) with its
+`tls_openbao(workdir, bind_ip)` starts `bao server -dev` (a random root token, KV v2 at secret/) with its
 plain dev listener on 127.0.0.1 and a TLS listener on `bind_ip` (127.0.0.1, or a sandbox's controller
 address the test hosts reach), first with a throw-away self-signed certificate. `install_pki(...)` applies
 the lab's CA with the Vault engine (the plan's vault_pki* resources); `serve_lab_cert(...)` puts a
@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import ipaddress
 import os
+import secrets
 import signal
 import socket
 import ssl
@@ -57,7 +58,7 @@ class TlsBao:
     pid: int
     cert: Path
     key: Path
-    token: str = "root"
+    token: str = ""
 
     def client(self) -> hvac.Client:
         return hvac.Client(self.http_url, token=self.token)
@@ -88,10 +89,12 @@ def tls_openbao(workdir: Path, bind_ip: str = "127.0.0.1"):
         f'listener "tcp" {{\n  address = "{bind_ip}:{https_port}"\n  tls_cert_file = "{cert}"\n'
         f'  tls_key_file = "{key}"\n}}\n')
     log = open(workdir / "bao.log", "w")
-    proc = subprocess.Popen([find_bao(), "server", "-dev", "-dev-root-token-id=root",
+    # A random root token: a plain word would be redacted wherever it appears (the redactor learns tokens).
+    token = "dev-root-" + secrets.token_hex(12)
+    proc = subprocess.Popen([find_bao(), "server", "-dev", f"-dev-root-token-id={token}",
                              f"-dev-listen-address=127.0.0.1:{http_port}", f"-config={workdir / 'tls.hcl'}"],
                             stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-    server = TlsBao(f"http://127.0.0.1:{http_port}", f"https://{bind_ip}:{https_port}", proc.pid, cert, key)
+    server = TlsBao(f"http://127.0.0.1:{http_port}", f"https://{bind_ip}:{https_port}", proc.pid, cert, key, token)
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -18,10 +18,10 @@ import helpers
 import pytest
 import yaml
 from helpers import BIN, cli, ssh_env, write_lab
-from tls_vault import serial_of, serve_lab_cert, tls_openbao
 
 from homelab.engines.ansible import run_playbook
 from homelab.ops.pki import verify
+from tls_vault import serial_of, serve_lab_cert, tls_openbao
 
 INDEX = getattr(helpers, "subnet_index", lambda n: n)(7)
 STANDIN_LOG = "/var/log/step-ca-standin.jsonl"

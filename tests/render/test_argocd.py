@@ -187,8 +187,8 @@ def test_one_multi_source_application_per_app(tree, apps, reference_doc):
 
 def test_app_annotations_document_the_app(apps):
     ann = apps["plex"]["metadata"]["annotations"]
-    assert ann["homelab/url"] == "https://plex.lab.thewortmans.org"
-    assert ann["link.argocd.argoproj.io/external-link"] == "https://plex.lab.thewortmans.org"
+    assert ann["homelab/url"] == "https://watch.lab.thewortmans.org"
+    assert ann["link.argocd.argoproj.io/external-link"] == "https://watch.lab.thewortmans.org"
     assert "freenas-nfs-csi" in ann["homelab/storage"]
     assert "apps/plex#claim_token" in ann["homelab/secrets"]
     info = {i["name"]: i["value"] for i in apps["ollama"]["spec"]["info"]}
@@ -233,6 +233,7 @@ def test_platform_components_of_the_reference_lab(apps):
         "nvidia-device-plugin": ("nvidia-device-plugin", "nvidia-device-plugin"),
         "external-secrets": ("external-secrets", "external-secrets"),
         "velero": ("velero", "velero"),
+        "cert-manager": ("cert-manager", "cert-manager"),  # pki.cert_manager.enabled
         "argocd": ("argo-cd", "argocd"),
     }
     platform = {n: a for n, a in apps.items() if a["metadata"]["labels"].get("homelab/layer") == "platform"}

@@ -239,7 +239,6 @@ def test_platform_components_of_the_reference_lab(apps):
     platform = {n: a for n, a in apps.items() if a["metadata"]["labels"].get("homelab/layer") == "platform"}
     assert {n: (a["spec"]["sources"][0]["chart"], a["spec"]["destination"]["namespace"])
             for n, a in platform.items()} == expected
-    assert "cert-manager" not in apps  # disabled in the reference lab
     for a in platform.values():
         assert a["spec"]["project"] == "homelab-platform"
         assert a["metadata"]["finalizers"] == [FINALIZER]
@@ -247,11 +246,19 @@ def test_platform_components_of_the_reference_lab(apps):
     assert iscsi["spec"]["sources"][0]["helm"]["releaseName"] != nfs["spec"]["sources"][0]["helm"]["releaseName"]
 
 
-def test_enabling_cert_manager_adds_it(reference_path):
-    tree = render_lab(load_text(lab_text(reference_path,
-                                         lambda d: d["platform"].update(cert_manager={
-        "enabled": True, "namespace": "cert-manager",
-        "chart": {"repo": "https://charts.jetstack.io", "name": "cert-manager", "version": "v1.21.1"}}))))
+def test_disabling_cert_manager_removes_it_and_enabling_it_adds_it(reference_path):
+    def off(d):
+        d["pki"]["cert_manager"] = {"enabled": False}
+    tree = render_lab(load_text(lab_text(reference_path, off)))
+    assert not [a for a in objects(tree, "Application") if a["metadata"]["name"] == "cert-manager"]
+    assert "k8s/platform/cert-manager-issuers.yaml" not in tree
+
+    def platform_only(d):  # the platform component alone is enough too
+        off(d)
+        d["platform"].update(cert_manager={
+            "enabled": True, "namespace": "cert-manager",
+            "chart": {"repo": "https://charts.jetstack.io", "name": "cert-manager", "version": "v1.21.1"}})
+    tree = render_lab(load_text(lab_text(reference_path, platform_only)))
     cm = next(a for a in objects(tree, "Application") if a["metadata"]["name"] == "cert-manager")
     assert cm["spec"]["sources"][0]["targetRevision"] == "v1.21.1"
     values = _yaml().load(tree["k8s/values/platform/cert-manager.yaml"])

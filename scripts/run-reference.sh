@@ -67,7 +67,7 @@ cp "$LAB" "$OUT/homelab.yaml"
 $HL pki init --lab "$OUT/homelab.yaml" --out "$OUT/repo"
 $HL pki status --lab "$OUT/homelab.yaml" --format json > "$OUT/pki-status.json"
 for name in $(.venv/bin/python -c 'import json,sys; print(" ".join(c["name"] for c in json.load(open(sys.argv[1]))["certificates"]))' "$OUT/pki-status.json"); do
-  $HL pki issue "$name" --lab "$OUT/homelab.yaml" --out "$OUT/repo" | head -n 1
+  $HL pki issue "$name" --lab "$OUT/homelab.yaml" --out "$OUT/repo" | sed -n 1p   # (sed reads to the end: no SIGPIPE)
 done
 .venv/bin/python - "$OUT/repo/tls" "$OUT/pki-status.json" <<'PY'
 # Every certificate the lab needs, verified independently of homelab: openssl verify against the root,
@@ -92,6 +92,10 @@ for cert in status["certificates"]:
     print(f"  {cert['name']:<8} openssl verify OK, SANs {', '.join(cert['sans'])}")
 print(f"verified: {len(status['certificates'])} certificates chain to the root and carry their names")
 PY
+# With the root recorded, the rendering trusts it everywhere: the trust bundle, the issuer, Velero, democratic-csi.
+$HL render "$OUT/homelab.yaml" --out "$OUT/repo" | tail -n 1
+grep -c "^kind: ConfigMap" "$OUT/repo/k8s/platform/trust-bundle.yaml" | sed 's/^/  trust bundle (ConfigMap homelab-ca) in namespaces: /'
+grep -q "caBundle:" "$OUT/repo/k8s/platform/cert-manager-issuers.yaml" && echo "  ClusterIssuer homelab-ca verifies step-ca with the root"
 
 step "homelab vault status / backup"
 $HL vault status --lab "$LAB"

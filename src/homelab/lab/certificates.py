@@ -164,6 +164,18 @@ def certificates(lab, inventory) -> Plan:
     return plan
 
 
+_INVENTORY: list = []  # (lab, inventory) of the last lab asked for: renderers that see only the lab share it
+
+
+def inventory_of(lab):
+    """The resolved inventory of `lab` (lab/resolve.py), computed once per lab object (it is immutable)."""
+    from homelab.lab.resolve import resolve
+
+    if not _INVENTORY or _INVENTORY[0][0] is not lab:
+        _INVENTORY[:] = [(lab, resolve(lab))]
+    return _INVENTORY[0][1]
+
+
 def lab_ca_serves(lab, inventory, url_or_host: str | None) -> bool:
     """Whether the lab's CA issued the certificate of this host (a certificate of the lab names it), so a
     client of it verifies against the lab's root (pki.root_ca) instead of skipping verification."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
-from homelab.lab.certificates import cert_manager_on
+from homelab.lab.certificates import cert_manager_on, inventory_of
 from homelab.lab.dns import served as served_records
 from homelab.lab.models.platform import Platform
 from homelab.render.base import RenderedFile
@@ -162,9 +162,7 @@ def pihole(lab, app) -> dict:
 
 def dns_hosts_entries(lab) -> list[str]:
     """The lab's DNS records (lab/dns.py) as hosts-file lines, sorted by name then address."""
-    from homelab.lab.resolve import resolve
-
-    served = served_records(lab, resolve(lab))
+    served = served_records(lab, inventory_of(lab))
     return [f"{ip} {name}" for name, ips in served.items() for ip in ips]
 
 
@@ -315,13 +313,11 @@ def democratic_csi_trust(lab) -> dict:
 def velero_ca(lab) -> str | None:
     """The CA Velero verifies its S3 endpoint with: backup.velero.ca_cert, else the lab's root when the lab's
     CA issued the endpoint's certificate."""
-    from homelab.lab.certificates import lab_ca_serves
-    from homelab.lab.resolve import resolve
-
+    from homelab.lab.certificates import inventory_of, lab_ca_serves
     backup = lab.backup.velero
     if backup.ca_cert:
         return backup.ca_cert
-    return lab.pki.root_ca if lab_ca_serves(lab, resolve(lab), backup.s3_url) else None
+    return lab.pki.root_ca if lab_ca_serves(lab, inventory_of(lab), backup.s3_url) else None
 
 
 def democratic_csi(lab, protocol: str) -> dict:

@@ -26,10 +26,8 @@ DRIVER_CONFIG_KEY = "driver-config-file.yaml"
 def truenas_verified(lab) -> bool:
     """TrueNAS's certificate comes from the lab's CA (a pki.certificates entry names it) and its root is
     recorded: democratic-csi verifies it instead of allowing any certificate."""
-    from homelab.lab.certificates import lab_ca_serves
-    from homelab.lab.resolve import resolve
-
-    return bool(lab.storage.truenas) and lab_ca_serves(lab, resolve(lab), lab.storage.truenas.host)
+    from homelab.lab.certificates import inventory_of, lab_ca_serves
+    return bool(lab.storage.truenas) and lab_ca_serves(lab, inventory_of(lab), lab.storage.truenas.host)
 
 
 def democratic_csi_on(lab) -> bool:

@@ -148,3 +148,22 @@ def test_step_ca_intermediate_is_signed_by_the_root_and_kept_in_kv(ca):
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     key = serialization.load_pem_private_key(kept["intermediate_key"].encode(), None)
     assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+
+
+def test_issue_of_an_unknown_name_and_status_in_text(ca):
+    server, lab, _, _ = ca
+    bad = server.cli("pki", "issue", "nope", lab=lab)
+    assert bad.returncode == 2 and "the lab has no certificate 'nope'" in bad.stderr
+    assert "one of: es01" in bad.stderr and "Traceback" not in bad.stderr
+    st = server.cli("pki", "status", lab=lab)
+    assert st.returncode == 0, st.stderr
+    assert "CA: step-ca (root recorded in the lab: yes)" in st.stdout
+    assert "issuing roles: 13 of 13 in Vault" in st.stdout
+    assert "vault      on vault    vault" in st.stdout
+
+
+def test_init_without_a_running_vault_is_a_clear_error(tmp_path, homelab_tools):
+    env = homelab_tools.clean_env(HOMELAB_STATE_DIR=str(tmp_path / ".homelab"), HOMELAB_VAULT_ADDR="embedded")
+    out = homelab_tools.run_homelab(["pki", "init", "--lab", str(homelab_tools.reference_lab)], env=env, cwd=tmp_path)
+    assert out.returncode == 3 and "the embedded Vault is not running" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr

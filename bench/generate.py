@@ -91,6 +91,8 @@ def generate(total: int) -> dict:
         "dns": [_ip(1), metallb_first],
         "domain": base["network"]["domain"],
         "pools": {"vms": f"{_ip(20)}-{_ip(254 * 256 + 254)}", "metallb": f"{metallb_first}-{_ip(255 * 256 + 250)}"},
+        # the reference lab's machines outside the VMs (TrueNAS), below the VM pool
+        "hosts": [{**h, "ip": _ip(10 + i)} for i, h in enumerate(base["network"].get("hosts", []))],
     }
     vms = plan_vms(total)
     n_nodes = node_count(vms)

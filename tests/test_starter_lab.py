@@ -1,7 +1,6 @@
 """The starter lab (`homelab init`, issue 11 item 20): it checks clean without a single warning, and its
 rendering holds only what the lab has — no Elasticsearch, Kibana, Fleet or Vault-server roles and
-playbooks, no NVIDIA device plugin, no README line about an Elasticsearch it does not run. And no field of
-a lab is silently ignored: `pki.cert_manager`/`pki.letsencrypt` are rejected with a located finding."""
+playbooks, no NVIDIA device plugin, no README line about an Elasticsearch it does not run."""
 
 from __future__ import annotations
 
@@ -80,13 +79,3 @@ def test_the_reference_lab_keeps_every_role_and_the_gpu_plugin():
     for role in ("elasticsearch", "kibana", "fleet_server", "vault_server", "k3s", "host_baseline"):
         assert f"ansible/roles/{role}/tasks/main.yml" in paths, role
     assert "k8s/values/platform/nvidia-device-plugin.yaml" in paths
-
-
-def test_pki_fields_are_not_silently_ignored(starter):
-    text = STARTER.read_text() + "pki:\n  cert_manager: {enabled: true}\n  letsencrypt: {enabled: false, email: a@b.c}\n"
-    diags = [d for d in run_checks(load_text(text, "homelab.yaml")) if d.rule == "pki-not-supported"]
-    lines = text.splitlines()
-    assert [(d.severity.value, lines[d.location.line - 1].strip()) for d in diags] == [
-        ("error", "cert_manager: {enabled: true}"), ("warning", "letsencrypt: {enabled: false, email: a@b.c}")]
-    assert "not supported yet" in diags[0].message or "issues no certificates" in diags[0].message
-    assert run_checks(load_text(STARTER.read_text() + "pki:\n  cert_manager: {enabled: false}\n", "x")) == []

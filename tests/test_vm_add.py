@@ -91,6 +91,7 @@ def test_vm_add_keeps_every_comment_and_plans_exactly_the_vm_its_host_and_its_me
     assert actionable(captured.out) == {
         "proxmox_vm.kube07": ("create", "not found on the live system"),
         "host.kube07": ("create", "not found on the live system"),
+        "host_pki.kube07": ("create", "not found on the live system"),  # trust store and certificates
         "k3s_agent.kube07": ("create", "not found on the live system"),
     }
 
@@ -99,11 +100,12 @@ def test_vm_add_control_plane_joins_the_servers_and_no_join_for_other_roles(appl
     tmp, _ = applied_lab
     assert run(["vm", "add", "cp04", "--role", "k8s-control-plane", "--no-render", "--format", "json"]) == 0
     got = actionable(capsys.readouterr().out)
-    assert set(got) == {"proxmox_vm.cp04", "host.cp04", "k3s_server.cp04"}
+    assert set(got) == {"proxmox_vm.cp04", "host.cp04", "host_pki.cp04", "k3s_server.cp04"}
     assert "servers: [kube01, kube02, kube03, cp04]" in (tmp / "homelab.yaml").read_text()
     assert run(["vm", "add", "tools01", "--role", "general", "--env", "lab", "--no-render", "--format", "json"]) == 0
     got = actionable(capsys.readouterr().out)
-    assert set(got) - {"proxmox_vm.cp04", "host.cp04", "k3s_server.cp04"} == {"proxmox_vm.tools01", "host.tools01"}
+    assert set(got) - {"proxmox_vm.cp04", "host.cp04", "host_pki.cp04", "k3s_server.cp04"} == {
+        "proxmox_vm.tools01", "host.tools01", "host_pki.tools01"}
     text = (tmp / "homelab.yaml").read_text()
     assert "ip: 192.168.10.21, vmid: 101" in text  # the next free address and VMID after cp04's
 
@@ -147,6 +149,7 @@ def test_vm_remove_plans_the_deletes_and_keeps_the_group_comment(applied_lab, ca
     assert actionable(captured.out) == {
         "proxmox_vm.kube04": ("delete", "no longer in homelab.yaml"),
         "host.kube04": ("delete", "no longer in homelab.yaml"),
+        "host_pki.kube04": ("delete", "no longer in homelab.yaml"),
         "k3s_agent.kube04": ("delete", "no longer in homelab.yaml"),
     }
     assert run(["vm", "remove", "kibana", "--no-render"]) == 2

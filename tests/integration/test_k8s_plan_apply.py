@@ -68,6 +68,7 @@ def small_lab(reference: Path, kubeconfig: str) -> str:
     for name, default in Platform().components().items():
         comp = platform.setdefault(name, default.model_dump(mode="json", exclude_none=True))
         comp["enabled"] = name in KEEP_PLATFORM
+    data["pki"]["cert_manager"] = {"enabled": False}  # it would turn the cert-manager component back on
     data["apps"] = [a for a in data["apps"] if a["name"] in KEEP_APPS]
     import io
 

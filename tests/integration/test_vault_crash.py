@@ -28,7 +28,9 @@ def test_configure_killed_midway_converges(openbao_factory, homelab_tools):
     vault = load_lab(homelab_tools.reference_lab).lab.vault
     policies = vault.policies
     generated = [s.path for s in vault.secrets if s.generate]
-    pause = 2 + len(policies) + len(generated) + 1  # userpass, mount, policies, generated, admin's password
+    # cert (the CA's auth method), userpass, mount, policies, generated, admin's password (the PKI handlers'
+    # own writes are not counted by the hook)
+    pause = 3 + len(policies) + len(generated) + 1
     server = openbao_factory("crash")
     env = server.env(HOMELAB_VAULT_PAUSE_AFTER_WRITES=str(pause))
     proc = subprocess.Popen([sys.executable, "-m", "homelab", "vault", "configure", "--lab",

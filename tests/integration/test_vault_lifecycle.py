@@ -28,6 +28,8 @@ import pytest
 
 from homelab.engines.vault import VaultApi, VaultLoginError, VaultPermissionError
 from homelab.lab.load import load_lab
+from homelab.lab.pki_roles import pki_roles
+from homelab.lab.resolve import resolve
 from homelab.render.vault import policy_hcl
 
 pytestmark = [pytest.mark.integration, pytest.mark.validators]  # a real OpenBao server
@@ -256,7 +258,11 @@ def test_configure_converges_and_second_run_changes_nothing(at):
     assert [d["type"] for d in root.list_audit().values()] == ["file"]
     st = json.loads(life.cli("vault", "status", "--format", "json"))
     assert st["mounts"]["secret/"] == "kv v2" and st["auth_methods"]["userpass/"] == "userpass"
-    assert st["policies"] == sorted(["admin", "ansible", "apps", "default", "external-secrets", "root", "terraform"])
+    # plus one pki-<certificate> policy per issuing role of the lab's CA (vault_pki_role.*, lab/pki_roles.py)
+    pki = [f"pki-{r.name}" for r in pki_roles(LAB, resolve(LAB))]
+    assert len(pki) == 13
+    assert st["policies"] == sorted(["admin", "ansible", "apps", "default", "external-secrets", "root", "terraform",
+                                     *pki])
 
     # things the lab does not own stay unless --prune
     root.write_policy("stray", 'path "secret/data/stray/*" {\n  capabilities = ["read"]\n}\n')
@@ -288,7 +294,8 @@ def test_secrets_put_get_list_never_take_values_from_argv(at):
     assert life.cli("secrets", "get", "infra/proxmox", "--reveal", "--field", "api_token_id",
                     reveal=True).strip() == USER_SET["infra/proxmox"]["api_token_id"]
     listing = life.cli("secrets", "list").split()
-    assert listing == ["apps/", "automation/", "backup/", "elastic/", "infra/", "k3s/", "storage/"]
+    # pki/: step-ca's intermediate (pki.ca: step-ca), kept by the vault_pki.step-ca resource
+    assert listing == ["apps/", "automation/", "backup/", "elastic/", "infra/", "k3s/", "pki/", "storage/"]
     # --json: a JSON object on stdin
     json_value = "jv-" + pysecrets.token_hex(10)
     life.seen_secrets.add(json_value)

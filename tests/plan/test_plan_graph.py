@@ -93,7 +93,7 @@ def test_deletes_run_in_reverse_dependency_order(tmp_path):
                ("vault", "terraform", "ansible", "kubernetes")}
     plan = plan_for(doc, store, engines, tmp_path)
     order = batches(build(plan.changes))
-    assert order == [["k3s_agent.kube05"], ["host.kube05"], ["proxmox_vm.kube05"]]
+    assert order == [["host_pki.kube05", "k3s_agent.kube05"], ["host.kube05"], ["proxmox_vm.kube05"]]
 
 
 def test_a_cycle_is_a_clear_error():

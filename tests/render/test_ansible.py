@@ -56,6 +56,7 @@ PLAYBOOKS = [
     "playbooks/elasticsearch.yml",
     "playbooks/fleet.yml",
     "playbooks/k3s.yml",
+    "playbooks/pki.yml",
     "playbooks/kibana.yml",
     "playbooks/vault.yml",
 ]
@@ -544,8 +545,8 @@ def test_k3s_playbook_bootstraps_then_joins_servers_one_by_one_then_agents(tree)
     assert plays[3]["serial"] == 1
     site = load_yaml(tree / "site.yml")
     assert [p["ansible.builtin.import_playbook"] for p in site] == [
-        "playbooks/baseline.yml", "playbooks/vault.yml", "playbooks/k3s.yml", "playbooks/elasticsearch.yml",
-        "playbooks/kibana.yml", "playbooks/fleet.yml"]
+        "playbooks/baseline.yml", "playbooks/vault.yml", "playbooks/pki.yml", "playbooks/k3s.yml",
+        "playbooks/elasticsearch.yml", "playbooks/kibana.yml", "playbooks/fleet.yml"]
 
 
 def test_gpu_and_storage_prerequisites_reach_the_right_nodes(tree):

@@ -187,8 +187,8 @@ def test_one_multi_source_application_per_app(tree, apps, reference_doc):
 
 def test_app_annotations_document_the_app(apps):
     ann = apps["plex"]["metadata"]["annotations"]
-    assert ann["homelab/url"] == "https://plex.lab.thewortmans.org"
-    assert ann["link.argocd.argoproj.io/external-link"] == "https://plex.lab.thewortmans.org"
+    assert ann["homelab/url"] == "https://watch.lab.thewortmans.org"
+    assert ann["link.argocd.argoproj.io/external-link"] == "https://watch.lab.thewortmans.org"
     assert "freenas-nfs-csi" in ann["homelab/storage"]
     assert "apps/plex#claim_token" in ann["homelab/secrets"]
     info = {i["name"]: i["value"] for i in apps["ollama"]["spec"]["info"]}
@@ -233,12 +233,12 @@ def test_platform_components_of_the_reference_lab(apps):
         "nvidia-device-plugin": ("nvidia-device-plugin", "nvidia-device-plugin"),
         "external-secrets": ("external-secrets", "external-secrets"),
         "velero": ("velero", "velero"),
+        "cert-manager": ("cert-manager", "cert-manager"),  # pki.cert_manager.enabled
         "argocd": ("argo-cd", "argocd"),
     }
     platform = {n: a for n, a in apps.items() if a["metadata"]["labels"].get("homelab/layer") == "platform"}
     assert {n: (a["spec"]["sources"][0]["chart"], a["spec"]["destination"]["namespace"])
             for n, a in platform.items()} == expected
-    assert "cert-manager" not in apps  # disabled in the reference lab
     for a in platform.values():
         assert a["spec"]["project"] == "homelab-platform"
         assert a["metadata"]["finalizers"] == [FINALIZER]
@@ -246,11 +246,19 @@ def test_platform_components_of_the_reference_lab(apps):
     assert iscsi["spec"]["sources"][0]["helm"]["releaseName"] != nfs["spec"]["sources"][0]["helm"]["releaseName"]
 
 
-def test_enabling_cert_manager_adds_it(reference_path):
-    tree = render_lab(load_text(lab_text(reference_path,
-                                         lambda d: d["platform"].update(cert_manager={
-        "enabled": True, "namespace": "cert-manager",
-        "chart": {"repo": "https://charts.jetstack.io", "name": "cert-manager", "version": "v1.21.1"}}))))
+def test_disabling_cert_manager_removes_it_and_enabling_it_adds_it(reference_path):
+    def off(d):
+        d["pki"]["cert_manager"] = {"enabled": False}
+    tree = render_lab(load_text(lab_text(reference_path, off)))
+    assert not [a for a in objects(tree, "Application") if a["metadata"]["name"] == "cert-manager"]
+    assert "k8s/platform/cert-manager-issuers.yaml" not in tree
+
+    def platform_only(d):  # the platform component alone is enough too
+        off(d)
+        d["platform"].update(cert_manager={
+            "enabled": True, "namespace": "cert-manager",
+            "chart": {"repo": "https://charts.jetstack.io", "name": "cert-manager", "version": "v1.21.1"}})
+    tree = render_lab(load_text(lab_text(reference_path, platform_only)))
     cm = next(a for a in objects(tree, "Application") if a["metadata"]["name"] == "cert-manager")
     assert cm["spec"]["sources"][0]["targetRevision"] == "v1.21.1"
     values = _yaml().load(tree["k8s/values/platform/cert-manager.yaml"])

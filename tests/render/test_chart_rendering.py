@@ -56,13 +56,18 @@ def docs_of(tree, kind: str | None = None) -> list[dict]:
     return out
 
 
+# cert-manager's chart is not among the packaged charts (shared/charts): its values are only
+# `crds.enabled`, and its ClusterIssuers are validated against cert-manager v1.21.1's CRD in test_pki_charts.py.
+UNPACKAGED = frozenset({"cert-manager"})
+
+
 def releases(tree) -> list[tuple[dict, Chart, dict]]:
-    """(Application, chart, values) for every Helm Application in the rendered tree."""
+    """(Application, chart, values) for every Helm Application in the rendered tree (packaged charts)."""
     out = []
     for app in docs_of(tree, "Application"):
         chart_src = next((s for s in app["spec"].get("sources", []) if "chart" in s), None)
-        if chart_src is None:
-            continue  # the root app-of-apps (directories)
+        if chart_src is None or chart_src["chart"] in UNPACKAGED:
+            continue  # the root app-of-apps (directories), or a chart we cannot template here
         values: dict = {}
         for ref in chart_src["helm"]["valueFiles"]:
             values.update(_yaml().load(tree[ref.removeprefix("$values/")]) or {})

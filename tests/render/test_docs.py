@@ -68,13 +68,13 @@ def rendered(reference_doc) -> dict[str, str]:
 # --- every file ----------------------------------------------------------------------------------------
 
 
-def test_the_five_documents(rendered):
+def test_the_six_documents(rendered):
     assert sorted(rendered) == ["docs/apps.md", "docs/backup.md", "docs/inventory.md", "docs/network.md",
-                                "docs/secrets.md"]
+                                "docs/pki.md", "docs/secrets.md"]
 
 
 @pytest.mark.parametrize("path", ["docs/apps.md", "docs/backup.md", "docs/inventory.md", "docs/network.md",
-                                  "docs/secrets.md"])
+                                  "docs/pki.md", "docs/secrets.md"])
 def test_generated_marker_tables_and_whitespace(rendered, path):
     text = rendered[path]
     assert text.splitlines()[0] == f"<!-- {GENERATED} -->"
@@ -177,7 +177,7 @@ def test_network_plan(rendered):
         assert by_ip[ip]["Name"] == name and by_ip[ip]["FQDN"] == f"{name}.{DOMAIN}"
     assert "192.168.10.200-192.168.10.250" in text.split("## MetalLB")[1].split("##")[0]
     hosts = {r["Host"]: r for r in table_after(text, "## Ingress hostnames")}
-    assert hosts["plex.lab.thewortmans.org"]["URL"] == "https://plex.lab.thewortmans.org"
+    assert hosts["watch.lab.thewortmans.org"]["URL"] == "https://watch.lab.thewortmans.org"
     assert len(hosts) == 14
 
 
@@ -185,7 +185,7 @@ def test_network_plan(rendered):
 
 # The seed's applications: name -> (namespace, ingress host) as the reference lab declares them.
 SEED_APPS = {
-    "plex": ("media", "plex"), "radarr": ("media", "radarr"), "sonarr": ("media", "sonarr"),
+    "plex": ("media", "watch"), "radarr": ("media", "radarr"), "sonarr": ("media", "sonarr"),
     "lidarr": ("media", "lidarr"), "qbittorrent": ("media", "qbittorrent"), "jackett": ("media", "jackett"),
     "home-assistant": ("home-automation", "home"), "pihole": ("home-automation", "pihole"),
     "mealie": ("mealie", "mealie"), "paperless-ngx": ("paperless", "paperless"),
@@ -219,7 +219,8 @@ def test_apps_every_seed_app_with_namespace_and_url(rendered):
     assert "weekly-all" in rows["ollama"]["Backup"]
     components = {r["Component"]: r for r in table_after(text, "## Platform components")}
     assert components["kube_prometheus_stack"]["Chart"] == "kube-prometheus-stack@75.18.1"
-    assert components["cert_manager"]["Enabled"] == "no"
+    assert components["cert_manager"]["Enabled"] == "yes"  # pki.cert_manager.enabled in the reference lab
+    assert components["velero"]["Enabled"] == "yes"
 
 
 def test_gpu_app_detail_names_selector_and_toleration(rendered):

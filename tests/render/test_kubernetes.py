@@ -238,7 +238,8 @@ def test_gpu_scheduling_fields_are_valid_pod_spec(tree):
 def test_namespaces_cover_seed_lab_apps_and_components(tree, lab):
     names = {o["metadata"]["name"] for o in objects(tree, "Namespace")}
     expected = SEED_NAMESPACES | {"paperless", "mealie", "finance", "files"} | {
-        "metallb-system", "traefik", "democratic-csi", "nvidia-device-plugin", "external-secrets", "velero"}
+        "metallb-system", "traefik", "democratic-csi", "nvidia-device-plugin", "external-secrets", "velero",
+        "cert-manager"}
     assert names == expected
     for ns in objects(tree, "Namespace"):
         labels = ns["metadata"]["labels"]
@@ -405,7 +406,7 @@ def test_app_template_values_follow_the_v4_shape(tree):
     assert plex["service"]["main"] == {"controller": "main", "ports": {"http": {"port": 32400}}}
     ingress = plex["ingress"]["main"]
     assert ingress["className"] == "traefik"
-    assert ingress["hosts"] == [{"host": "plex.lab.thewortmans.org", "paths": [
+    assert ingress["hosts"] == [{"host": "watch.lab.thewortmans.org", "paths": [
         {"path": "/", "pathType": "Prefix", "service": {"identifier": "main", "port": "http"}}]}]
     assert plex["persistence"]["config"] == {"type": "persistentVolumeClaim", "accessMode": "ReadWriteOnce",
                                              "size": "50Gi", "storageClass": "freenas-iscsi-csi",
@@ -553,7 +554,7 @@ def test_velero_schedules(tree):
 
 SENSITIVE_KEY = re.compile(r"pass(word)?|secret|token|api_?key|credential", re.IGNORECASE)
 # keys whose value names a Secret or a key in one (chart conventions, ExternalSecret fields)
-REFERENCE_KEY = re.compile(r"(existing\w*Secret|SecretRef|KeyRef|passwordKey|userKey|secretKey)$|^(name|key|property)$")
+REFERENCE_KEY = re.compile(r"(existing\w*Secret|SecretRef|KeyRef|passwordKey|userKey|secretKey|secretName)$|^(name|key|property)$")
 TEMPLATE = re.compile(r"^\{\{ \.[A-Za-z_]+ \}\}$")  # external-secrets template placeholder
 VAULT_REFS = re.compile(r"^[A-Z_][A-Z0-9_]* <- vault [^\s#]+#\S+(, [A-Z_][A-Z0-9_]* <- vault [^\s#]+#\S+)*$")
 

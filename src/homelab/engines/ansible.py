@@ -27,8 +27,9 @@ PLAYBOOKS = {
     "kibana": "playbooks/kibana.yml",
     "fleet_server": "playbooks/fleet.yml",
     "vault_server": "playbooks/vault.yml",
+    "host_pki": "playbooks/pki.yml",  # trust store, step-ca, host certificates (after Vault, before clusters)
 }
-ORDER = ["host", "vault_server", "k3s_server", "k3s_agent", "es_node", "kibana", "fleet_server"]
+ORDER = ["host", "vault_server", "host_pki", "k3s_server", "k3s_agent", "es_node", "kibana", "fleet_server"]
 
 
 @dataclass

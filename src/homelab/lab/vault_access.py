@@ -203,7 +203,24 @@ def external_secret_paths(lab) -> list[str]:
         paths.add(parse_ref(lab.storage.truenas.api_key)[0])
     if lab.platform.velero.enabled and lab.backup.velero:
         paths.add(parse_ref(lab.backup.velero.credentials)[0])
+    paths |= set(pki_secret_paths(lab))
     return sorted(paths)
+
+
+def pki_secret_paths(lab) -> list[str]:
+    """What cert-manager's issuers log in with (render/kubernetes/cert_manager.py): the AppRole secret id of
+    the Vault issuer, the Let's Encrypt DNS-01 credentials."""
+    from homelab.lab.certificates import cert_manager_on
+    from homelab.lab.pki_roles import KV_CERT_MANAGER
+
+    if not cert_manager_on(lab):
+        return []
+    out = [KV_CERT_MANAGER] if lab.pki.ca == "vault" else []
+    dns = lab.pki.letsencrypt.dns01
+    ref = (dns.api_token if dns.provider == "cloudflare" else dns.tsig_secret) if dns else None
+    if lab.pki.letsencrypt.enabled and ref:
+        out.append(parse_ref(ref)[0])
+    return out
 
 
 def store_user_gaps(lab, user) -> tuple[list[str], list[str]]:

@@ -4,7 +4,8 @@ The type says what kind of thing it is and therefore its layer and the engine th
 name is the VM name, the policy name, or `<namespace>/<app>` for ArgoCD applications:
 
     vault_mount.secret  vault_auth.userpass  vault_policy.terraform  vault_user.terraform
-    vault_audit.file    vault_secret.k3s/cluster  proxmox_vm.kube01    host.kube01             k3s_server.kube01
+    vault_audit.file    vault_secret.k3s/cluster  vault_pki.pki  vault_pki_role.es01
+    proxmox_vm.kube01   host.kube01          host_pki.kube01  k3s_server.kube01
     k3s_agent.kube04    es_node.es07         kibana.kibana           fleet_server.fleet
     argocd_bootstrap.argocd                  argocd_app.platform/metallb   argocd_app.media/sonarr
 
@@ -38,8 +39,11 @@ TYPE_LAYER: dict[str, str] = {
     "vault_policy": "vault",
     "vault_user": "vault",
     "vault_secret": "vault",
+    "vault_pki": "vault",
+    "vault_pki_role": "vault",
     "proxmox_vm": "vms",
     "host": "hosts",
+    "host_pki": "hosts",
     "k3s_server": "clusters",
     "k3s_agent": "clusters",
     "es_node": "clusters",

@@ -22,6 +22,8 @@ from homelab.lab.parts import lab_parts
 from homelab.lab.refs import parse_ref
 from homelab.lab.tls import CA_FILE, TLS_DIR, vault_ca_file, vault_verify
 from homelab.lab.vault_access import lab_vault_url
+from homelab.render.ansible_pki import group_vars as pki_group_vars
+from homelab.render.ansible_pki import host_vars_files
 from homelab.render.base import RenderedFile, header, normalise
 from homelab.render.kubernetes.storage import csi_protocols, democratic_csi_on
 from homelab.render.serializers import dump_yaml
@@ -154,6 +156,7 @@ def group_vars_all(doc) -> dict:
             for vm in sorted(inv.vms, key=lambda v: v.name) if vm.ip
         ],
     })
+    data.update(pki_group_vars(doc))  # the lab's CA: pki_trust, host_certificate, step_ca (ansible_pki.py)
     return data
 
 
@@ -429,5 +432,6 @@ def render(doc) -> list[RenderedFile]:
                                 "The Elasticsearch cluster (elasticsearch role); secrets are Vault paths."))
         files.append(_yaml_file(f"group_vars/{ELASTIC_STACK}.yml", group_vars_elastic_stack(doc),
                                 "Cluster facts Kibana and Fleet Server share with Elasticsearch."))
+    files += host_vars_files(doc, ROOT)
     files += asset_files(parts)
     return sorted(files, key=lambda f: f.path)

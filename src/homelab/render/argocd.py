@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from homelab.lab.certificates import cert_manager_on
 from homelab.lab.vault_access import external_secrets_on
 from homelab.render.base import RenderedFile
+from homelab.render.kubernetes.cert_manager import ingress_annotations, ingress_tls_entry
 from homelab.render.kubernetes.common import (
     IN_CLUSTER,
     MANAGED_BY,
@@ -232,8 +234,11 @@ def argocd_values(lab) -> dict:
     if ingress_class(lab):
         # argo-cd 10.1.1 server.ingress.extraTls: a tls entry without a secretName (Traefik's default
         # certificate); server.ingress.tls would name a Secret argocd-server-tls nobody creates.
-        values["server"] = {"ingress": {"enabled": True, "ingressClassName": ingress_class(lab),
-                                        "extraTls": [{"hosts": [host]}]}}
+        # With cert-manager the Secret comes from ingress-shim (render/kubernetes/cert_manager.py).
+        ingress = {"enabled": True, "ingressClassName": ingress_class(lab), "extraTls": [ingress_tls_entry(lab, host)]}
+        if ingress_annotations(lab, host):
+            ingress["annotations"] = ingress_annotations(lab, host)
+        values["server"] = {"ingress": ingress}
     return values
 
 
@@ -254,7 +259,7 @@ def projects(lab) -> list[dict]:
     cluster_kinds = list(PLATFORM_CLUSTER_RESOURCES)
     if external_secrets_on(lab):
         cluster_kinds.append(("external-secrets.io", "ClusterSecretStore"))
-    if lab.platform.cert_manager.enabled:
+    if cert_manager_on(lab):
         cluster_kinds.append(("cert-manager.io", "ClusterIssuer"))
     meta = {"namespace": cd.namespace, "labels": _labels(lab, "bootstrap"),
             "annotations": {WAVE: str(WAVES["projects"])},

@@ -414,3 +414,83 @@ class VaultApi:
                 self.client.sys.force_restore_raft_snapshot(data)
             else:
                 self.client.sys.restore_raft_snapshot(data)
+
+    # -- PKI secrets engine and the auth methods of its clients (OpenBao/Vault PKI API)
+    def _read_data(self, path: str, what: str) -> dict | None:
+        import hvac.exceptions as hx
+
+        with self._t(what):
+            try:
+                resp = self.client.read(path)
+            except hx.InvalidPath:
+                return None
+        return (resp or {}).get("data") if resp else None
+
+    def _write(self, path: str, what: str, **body) -> dict:
+        with self._t(what):
+            resp = self.client.write_data(path, data=body)
+        return (resp or {}).get("data") or {} if isinstance(resp, dict) else {}
+
+    def enable_pki(self, mount: str, max_ttl: str) -> None:
+        with self._t(f"enable PKI at {mount}/"):
+            self.client.sys.enable_secrets_engine("pki", path=mount, config={"max_lease_ttl": max_ttl})
+
+    def pki_ca(self, mount: str) -> str | None:
+        """The PEM of the mount's default issuer, or None while it has none."""
+        try:
+            return (self._read_data(f"{mount}/cert/ca", f"read the CA of {mount}/") or {}).get("certificate") or None
+        except VaultError as exc:
+            if "no default issuer" in exc.message:
+                return None
+            raise
+
+    def pki_ca_chain(self, mount: str) -> str:
+        data = self._read_data(f"{mount}/cert/ca_chain", f"read the CA chain of {mount}/") or {}
+        return data.get("ca_chain") or data.get("certificate") or ""
+
+    def pki_generate(self, mount: str, kind: str, common_name: str, **extra) -> dict:
+        """`kind`: root/generate/internal, intermediate/generate/internal or .../exported (EC P-256 keys)."""
+        return self._write(f"{mount}/{kind}", f"{kind} in {mount}/", common_name=common_name, key_type="ec",
+                           key_bits=256, **extra)
+
+    def pki_sign_intermediate(self, root_mount: str, csr: str, common_name: str, ttl: str) -> str:
+        return self._write(f"{root_mount}/root/sign-intermediate", f"sign an intermediate with {root_mount}/",
+                           csr=csr, common_name=common_name, ttl=ttl, format="pem_bundle")["certificate"]
+
+    def pki_set_signed(self, mount: str, pem: str) -> None:
+        self._write(f"{mount}/intermediate/set-signed", f"import the intermediate into {mount}/", certificate=pem)
+
+    def pki_config_urls(self, mount: str, base: str) -> None:
+        self._write(f"{mount}/config/urls", f"set the CA and CRL URLs of {mount}/",
+                    issuing_certificates=[f"{base}/v1/{mount}/ca"], crl_distribution_points=[f"{base}/v1/{mount}/crl"])
+
+    def pki_issue(self, mount: str, role: str, common_name: str, *, alt_names=(), ip_sans=(),
+                  ttl: str | None = None) -> dict:
+        """certificate, private_key, ca_chain, serial_number, expiration (the key is only ever in memory)."""
+        from homelab.secrets import REDACTOR
+
+        data = self._write(f"{mount}/issue/{role}", f"issue a certificate for {common_name}", common_name=common_name,
+                           alt_names=",".join(alt_names), ip_sans=",".join(ip_sans), **({"ttl": ttl} if ttl else {}))
+        if data.get("private_key"):
+            REDACTOR.add(data["private_key"])
+        return data
+
+    def pki_revoke(self, mount: str, serial: str) -> dict:
+        return self._write(f"{mount}/revoke", f"revoke certificate {serial}", serial_number=serial)
+
+    def pki_crl(self, mount: str) -> str:
+        return (self._read_data(f"{mount}/cert/crl", f"read the CRL of {mount}/") or {}).get("certificate") or ""
+
+    def role_read(self, path: str) -> dict | None:
+        """A PKI role (pki_int/roles/X) or a role of an auth method (auth/cert/certs/X), or None."""
+        return self._read_data(path, f"read {path}")
+
+    def role_write(self, path: str, params: dict) -> None:
+        self._write(path, f"write {path}", **params)
+
+    def approle_secret_id(self, role: str) -> str:
+        from homelab.secrets import REDACTOR
+
+        secret = self._write(f"auth/approle/role/{role}/secret-id", f"make a secret-id of AppRole {role}")["secret_id"]
+        REDACTOR.add(secret)
+        return secret

@@ -37,6 +37,7 @@ import sys
 import time
 
 from homelab.engines.base import ApplyResult, Change, Engine, EngineContext, EngineStatus
+from homelab.engines.vault import pki
 from homelab.engines.vault.client import (
     ClientFactory,
     VaultApi,
@@ -50,7 +51,7 @@ from homelab.engines.vault.target import VaultTarget, api_for, target_for
 from homelab.lab.vault_access import PASSWORD_FIELD, automation_path
 from homelab.secrets import REDACTOR
 
-KINDS = ("vault_mount", "vault_auth", "vault_audit", "vault_policy", "vault_user", "vault_secret")
+KINDS = ("vault_mount", "vault_auth", "vault_audit", "vault_policy", "vault_user", "vault_secret", *pki.KINDS)
 REMOTE_AUDIT_FILE = "/var/log/vault/audit.log"
 PROTECTED_POLICIES = frozenset({"root", "default"})
 LOGIN_OK = "ok"
@@ -281,7 +282,17 @@ def _secret(api: VaultApi, target: VaultTarget, change: Change) -> str:
 
 
 HANDLERS = {"vault_mount": _mount, "vault_auth": _auth, "vault_audit": _audit, "vault_policy": _policy,
-            "vault_user": _user, "vault_secret": _secret}
+            "vault_user": _user, "vault_secret": _secret,
+            "vault_pki": lambda api, target, change: pki.apply_pki(api, target.address, change),
+            "vault_pki_role": lambda api, target, change: pki.apply_role(api, change)}
+
+
+def pki_wanted(doc) -> dict[str, dict]:
+    """What the lab's PKI roles are (lab/pki_roles.py), to read their live fields in the plan's terms."""
+    from homelab.lab.pki_roles import pki_roles
+
+    return {r.name: {"mount": doc.lab.pki.vault.intermediate_mount, "params": r.params, "auth_method": r.auth,
+                     "common_names": list(r.common_names)} for r in pki_roles(doc.lab, doc.inventory)}
 
 
 # --------------------------------------------------------------------------------------- engine
@@ -318,12 +329,17 @@ class VaultEngine(Engine):
         return EngineStatus(configured=True, reachable=True, reason=f"Vault at {host_of(target.address)} is unsealed")
 
     def read_facts(self, ctx: EngineContext, addresses: list[str]) -> dict[str, dict]:
-        return read_live(api_for(ctx, factory=self.factory), addresses)
+        api = api_for(ctx, factory=self.factory)
+        ours = [a for a in addresses if a.partition(".")[0] in pki.KINDS]
+        facts = read_live(api, [a for a in addresses if a not in ours])
+        return facts | (pki.read_live(api, ours, pki_wanted(ctx.doc)) if ours else {})
 
     def discover(self, ctx: EngineContext) -> list[str]:
         """Policies and userpass users in Vault, whoever made them (Vault's own policies excepted)."""
         api = api_for(ctx, factory=self.factory)
-        found = [f"vault_policy.{n}" for n in api.list_policies() if n not in PROTECTED_POLICIES]
+        # pki-* policies belong to vault_pki_role resources (engines/vault/pki.py), not to vault_policy.
+        found = [f"vault_policy.{n}" for n in api.list_policies()
+                 if n not in PROTECTED_POLICIES and not n.startswith("pki-")]
         if "userpass/" in api.list_auth():
             found += [f"vault_user.{n}" for n in api.list_users()]
         return sorted(found)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from homelab.lab.models.access import Access
 from homelab.lab.models.apps import App
@@ -49,3 +49,12 @@ class Lab(Model):
     apps: list[App] = Field(default_factory=list)
     backup: Backups = Field(default_factory=Backups)
     access: Access = Field(default_factory=Access)
+
+    @model_validator(mode="after")
+    def _cert_manager_component(self):
+        """pki.cert_manager.enabled turns the platform component on: one switch, every renderer sees it."""
+        comp = self.platform.cert_manager
+        if self.pki.cert_manager.enabled and not comp.enabled:
+            platform = self.platform.model_copy(update={"cert_manager": comp.model_copy(update={"enabled": True})})
+            return self.model_copy(update={"platform": platform})
+        return self

@@ -14,6 +14,15 @@ class Pools(Model):
     metallb: IpRange | None = Field(default=None, description="Range MetalLB hands to LoadBalancer services.")
 
 
+class Host(Model):
+    """A machine the lab does not create but names (TrueNAS, a Proxmox node, the router): a DNS record."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$",
+                      description="Short name (<name>.<domain>) or a fully qualified name.")
+    ip: IPv4
+    description: str = ""
+
+
 class Network(Model):
     """The lab's single L2 network (the seed: 192.168.10.0/24)."""
 
@@ -25,4 +34,6 @@ class Network(Model):
         description="Internal DNS domain; VM FQDNs are <name>.<domain>.",
     )
     pools: Pools = Field(default_factory=Pools)
+    hosts: list[Host] = Field(default_factory=list,
+                              description="Machines outside the lab's VMs that get a DNS record (Pi-hole).")
     vlan: int | None = Field(default=None, ge=1, le=4094, description="802.1Q tag for VM NICs, if any.")

@@ -8,7 +8,7 @@ Dependencies (an edge means "apply after"):
 
 * Vault first: everything that reads a secret at apply time depends on every Vault resource
   (Terraform reads the Proxmox token, Ansible the SSH key and the k3s token, apps their secrets).
-* `proxmox_vm.X` → `host.X` (baseline) → cluster membership on X.
+* `proxmox_vm.X` → `host.X` (baseline) → `host_pki.X` (trust store, certificates) and cluster membership on X.
 * K3s: the first server (`--cluster-init`) → the other servers → the agents.
 * Elasticsearch: the masters (they bootstrap the cluster) → the data nodes → Kibana → Fleet Server.
 * Every K3s node → `argocd_bootstrap` → every `argocd_app.platform/*` → every application.
@@ -24,7 +24,7 @@ runs on it (`host.X`, its cluster membership) is replaced with it — a new mach
 from __future__ import annotations
 
 from homelab.plan.address import layer_index
-from homelab.plan.desired import clusters, gitops, machines, vault
+from homelab.plan.desired import clusters, gitops, machines, pki_hosts, vault
 from homelab.plan.desired.common import Builder, Resource, chart_ref, digest
 
 
@@ -33,6 +33,7 @@ def desired(doc) -> dict[str, Resource]:
     b = Builder()
     vault_deps = vault.add(b, doc)
     machines.add(b, doc, vault_deps)
+    pki_hosts.add(b, doc, vault_deps)
     k3s_nodes = clusters.add(b, doc, vault_deps)
     gitops.add(b, doc, vault_deps, k3s_nodes)
     ordered = sorted(b.resources.values(), key=lambda r: (layer_index(r.layer), r.address))

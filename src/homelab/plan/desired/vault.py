@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+from homelab.plan.desired import vault_pki
 from homelab.plan.desired.common import Builder, address
 from homelab.render.vault import policy_hcl
 
@@ -49,4 +50,5 @@ def add(b: Builder, doc) -> tuple[str, ...]:
         added.append(b.add("vault_secret", spec.path, {
             "fields": sorted(spec.fields), "length": spec.generate.length, "charset": spec.generate.charset,
         }, depends_on=(mount,), source=("vault", "secrets", i)))
+    added += vault_pki.add(b, doc, mount)  # the lab's CA: mounts, issuing roles, their auth
     return tuple(sorted(added))

@@ -6,6 +6,9 @@ What this renders (ArgoCD `Application`s that deploy them are rendered by `argoc
   enabled component's namespace, labelled, never pruned.
 - `metallb`: `k8s/platform/metallb-pool.yaml`, the MetalLB `IPAddressPool` (= `network.pools.metallb`)
   and an `L2Advertisement`, in MetalLB's namespace (platform-facts §6).
+- `cert_manager`: `k8s/platform/cert-manager-issuers.yaml` (the internal CA's ClusterIssuer, Let's Encrypt's)
+  and `k8s/platform/trust-bundle.yaml` (the lab's root CA as ConfigMap `homelab-ca` in every namespace);
+  every Ingress names its issuer and Secret (cert-manager's ingress-shim makes the Certificates).
 - `external_secrets`: `k8s/platform/external-secrets-store.yaml`, a `ClusterSecretStore` for Vault KV v2
   that logs in as the lab's read-only Vault user for it (credentials created out of band, never
   rendered), and `k8s/apps/<ns>/<app>.secrets.yaml`, `ExternalSecret`s that sync Vault fields into the
@@ -36,6 +39,7 @@ from collections.abc import Iterable
 
 from homelab.render.base import RenderedFile
 from homelab.render.kubernetes import (
+    cert_manager,
     charts,
     external_secrets,
     gpu,
@@ -57,6 +61,7 @@ def render(doc) -> Iterable[RenderedFile]:
         *namespaces.files(lab),
         *metallb.files(lab),
         *external_secrets.store_files(lab),
+        *cert_manager.files(lab),
         *storage.files(lab),
         *velero.credentials_files(lab),
         *monitoring.files(lab),

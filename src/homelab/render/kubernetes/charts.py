@@ -23,9 +23,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
+from homelab.lab.certificates import cert_manager_on, inventory_of
+from homelab.lab.dns import served as served_records
 from homelab.lab.models.platform import Platform
 from homelab.render.base import RenderedFile
 from homelab.render.kubernetes.common import app_values_file, sorted_apps, with_user_values, yaml_file
+from homelab.render.kubernetes.external_secrets import VAULT_CA_CONFIGMAP as TRUST_BUNDLE
 from homelab.render.kubernetes.external_secrets import app_secret_keys, app_secret_name
 from homelab.render.kubernetes.gpu import (
     GPU_RESOURCE,
@@ -48,12 +51,13 @@ from homelab.render.kubernetes.pieces import (
     helm_create_ingress,
     image,
     ingress_class_key,
+    ingress_meta,
     ingress_tls,
     resources,
     root_path,
     secret_key_ref,
 )
-from homelab.render.kubernetes.storage import csi_classes, driver_config_secret
+from homelab.render.kubernetes.storage import csi_classes, driver_config_secret, truenas_verified
 from homelab.render.kubernetes.velero import VELERO_CREDENTIALS
 from homelab.render.serializers import LiteralStr, dump_yaml
 
@@ -80,8 +84,9 @@ def app_template(lab, app) -> dict:
     services = {"main": {"controller": "main", "ports": {"http": {"port": app.port}}}} if app.port else {}
     services.update(extra.services)
     route = {**root_path(), "service": {"identifier": "main", "port": "http"}}
-    ingress = {"main": {**ingress_class_key(lab), "hosts": [{"host": app.ingress, "paths": [route]}],
-                        "tls": ingress_tls(app)}}
+    # app-template 4.1.1 ingress.<id>.annotations (templates/lib/ingress: metadata.annotations of the Ingress).
+    ingress = {"main": {**ingress_class_key(lab), **ingress_meta(lab, app),
+                        "hosts": [{"host": app.ingress, "paths": [route]}], "tls": ingress_tls(lab, app)}}
     # app-template 4.1.1 globalMounts mount into every controller: with a second one (a broker), the app's
     # volumes go to the main container only (advancedMounts.<controller>.<container>).
     def mounts(vol) -> dict:
@@ -135,8 +140,9 @@ def pihole(lab, app) -> dict:
     """MoJo2600/pihole-kubernetes: image, persistentVolumeClaim, ingress{hosts: [str]}, admin.existingSecret."""
     keys = app_secret_keys(app)
     admin = next((k for k in keys if "password" in k.field.lower()), None)
-    ingress = {"enabled": True, **ingress_class_key(lab, "ingressClassName"), "hosts": [app.ingress],
-               **root_path(), "tls": ingress_tls(app)}
+    # pihole 2.38.0 templates/ingress.yaml: ingress.annotations, ingress.tls as given.
+    ingress = {"enabled": True, **ingress_class_key(lab, "ingressClassName"), **ingress_meta(lab, app),
+               "hosts": [app.ingress], **root_path(), "tls": ingress_tls(lab, app)}
     return compact({
         "image": image(app),
         # pihole 2.38.0 serviceDhcp.enabled defaults to true (a NodePort on 67/udp): DHCP stays with the router.
@@ -147,7 +153,17 @@ def pihole(lab, app) -> dict:
         **gpu_scheduling(lab, app, runtime_class=False),
         "ingress": ingress if app.ingress else None,
         "persistentVolumeClaim": enabled_claim(first_volume(app), access_modes=True),
+        # pihole 2.38.0 templates/configmap.yaml: dnsmasq.additionalHostsEntries become /etc/addn-hosts, which
+        # 02-custom.conf loads (addn-hosts=; dnsmasq.d is read with enableCustomDnsMasq, the default). Hosts-file
+        # lines: one address and name each; several lines for one name answer round-robin (the K3s API).
+        "dnsmasq": {"additionalHostsEntries": hosts} if (hosts := dns_hosts_entries(lab)) else None,
     })
+
+
+def dns_hosts_entries(lab) -> list[str]:
+    """The lab's DNS records (lab/dns.py) as hosts-file lines, sorted by name then address."""
+    served = served_records(lab, inventory_of(lab))
+    return [f"{ip} {name}" for name, ips in served.items() for ip in ips]
 
 
 def helm_create(lab, app) -> dict:
@@ -195,7 +211,14 @@ def traefik(lab, variant=None) -> dict:
     if address:
         # MetalLB >= 0.15 reads the requested address from this annotation (spec.loadBalancerIP is deprecated).
         service["annotations"] = {"metallb.io/loadBalancerIPs": address}
-    return {"ingressClass": {"enabled": True, "isDefaultClass": True}, "service": service}
+    # traefik 41.3.0 ports.web.http.redirections.entryPoint (templates/_podtemplate.tpl: --entryPoints.web.http.
+    # redirections.entryPoint.to=:443, .scheme, .permanent): every http request is redirected to https.
+    # ports.web.allowACMEByPass: ACME HTTP-01 challenges (cert-manager's solver Ingress for step-ca) still
+    # reach their router on port 80 instead of being redirected.
+    web = {"http": {"redirections": {"entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}}}}
+    if cert_manager_on(lab) and lab.pki.ca == "step-ca":
+        web["allowACMEByPass"] = True
+    return {"ingressClass": {"enabled": True, "isDefaultClass": True}, "service": service, "ports": {"web": web}}
 
 
 def kube_prometheus_stack(lab, variant=None) -> dict:
@@ -262,15 +285,39 @@ def velero(lab, variant=None) -> dict:
         values["nodeAgent"] = {"tolerations": every_node_tolerations(lab)}
     if backup and backup.bucket:
         config = {"region": "minio", "s3ForcePathStyle": "true", **compact({"s3Url": backup.s3_url})}
-        if backup.insecure_skip_tls_verify and not backup.ca_cert:
+        ca_cert = velero_ca(lab)
+        if backup.insecure_skip_tls_verify and not ca_cert:
             # velero-plugin-for-aws BSL config insecureSkipTLSVerify (a string, as every config value).
             config["insecureSkipTLSVerify"] = "true"
         location = {"name": "default", "provider": "aws", "bucket": backup.bucket, "default": True}
-        if backup.ca_cert:
+        if ca_cert:
             # velero 12.1.0 templates/backupstoragelocation.yaml: caCert, a base64-encoded PEM bundle.
-            location["caCert"] = base64.b64encode(backup.ca_cert.strip().encode() + b"\n").decode()
+            location["caCert"] = base64.b64encode(ca_cert.strip().encode() + b"\n").decode()
         values["configuration"] = {"backupStorageLocation": [{**location, "config": config}]}
     return values
+
+
+def democratic_csi_trust(lab) -> dict:
+    """The lab's root for the controller's TrueNAS API calls (the driver is Node.js: NODE_EXTRA_CA_CERTS adds
+    a CA file to its trust store), from the trust bundle ConfigMap. democratic-csi 0.15.1 values
+    controller.driver.extraEnv / extraVolumeMounts and controller.extraVolumes (templates/controller.yaml)."""
+    if not truenas_verified(lab):
+        return {}
+    return {"controller": {
+        "driver": {"extraEnv": [{"name": "NODE_EXTRA_CA_CERTS", "value": f"/etc/homelab-ca/{TRUST_BUNDLE['key']}"}],
+                   "extraVolumeMounts": [{"name": "homelab-ca", "mountPath": "/etc/homelab-ca", "readOnly": True}]},
+        "extraVolumes": [{"name": "homelab-ca", "configMap": {"name": TRUST_BUNDLE["name"]}}],
+    }}
+
+
+def velero_ca(lab) -> str | None:
+    """The CA Velero verifies its S3 endpoint with: backup.velero.ca_cert, else the lab's root when the lab's
+    CA issued the endpoint's certificate."""
+    from homelab.lab.certificates import inventory_of, lab_ca_serves
+    backup = lab.backup.velero
+    if backup.ca_cert:
+        return backup.ca_cert
+    return lab.pki.root_ca if lab_ca_serves(lab, inventory_of(lab), backup.s3_url) else None
 
 
 def democratic_csi(lab, protocol: str) -> dict:
@@ -292,6 +339,7 @@ def democratic_csi(lab, protocol: str) -> dict:
         # democratic-csi 0.15.1 templates/node.yaml: node.tolerations (the node plugin mounts volumes on
         # every node: without them, pods on a tainted node cannot mount theirs).
         **({"node": {"tolerations": every_node_tolerations(lab)}} if every_node_tolerations(lab) else {}),
+        **democratic_csi_trust(lab),
         "driver": {
             # The chart requires driver.config; with existingConfigSecret it mounts that Secret instead
             # of rendering one, so the TrueNAS API key never passes through Helm values.

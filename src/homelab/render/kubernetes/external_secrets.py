@@ -32,7 +32,9 @@ SECRET_STORE = "vault"
 VAULT_TOKEN_SECRET = {"name": "vault-token", "key": "token"}
 VAULT_PASSWORD_SECRET = {"name": "vault-userpass", "key": "password"}
 USERPASS_MOUNT = "userpass"  # where `homelab vault configure` enables userpass
-VAULT_CA_CONFIGMAP = {"name": "step-ca-root", "key": "root_ca.crt"}
+# The lab's root CA in every namespace (cert_manager.trust_bundle, from pki.root_ca): Vault's certificate
+# is issued by it.
+VAULT_CA_CONFIGMAP = {"name": "homelab-ca", "key": "ca.crt"}
 
 
 # ------------------------------------------------------------------------------ the Secrets apps read
@@ -103,7 +105,9 @@ def secret_store_object(lab) -> dict:
     }
     if vault.tls.ca in ("step-ca", "self-signed") and provider["server"].startswith("https://"):
         provider["caProvider"] = {"type": "ConfigMap", **VAULT_CA_CONFIGMAP, "namespace": ns}
-        requires += f", ConfigMap {ns}/{VAULT_CA_CONFIGMAP['name']} (key {VAULT_CA_CONFIGMAP['key']})"
+        if not lab.pki.root_ca:  # rendered by cert_manager.trust_bundle once `homelab pki init` recorded the root
+            requires += (f", ConfigMap {ns}/{VAULT_CA_CONFIGMAP['name']} (key {VAULT_CA_CONFIGMAP['key']}: the "
+                         "lab's root CA; `homelab pki init` records it and it is rendered)")
     return {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ClusterSecretStore",

@@ -8,6 +8,7 @@ chart's values file: one key per line.
 
 from __future__ import annotations
 
+from homelab.render.kubernetes.cert_manager import ingress_annotations, ingress_tls_entry
 from homelab.render.kubernetes.common import quantity
 from homelab.render.kubernetes.external_secrets import app_secret_keys, app_secret_name
 from homelab.render.kubernetes.gpu import GPU_RESOURCE
@@ -75,19 +76,26 @@ def root_path() -> dict:
     return {"path": "/", "pathType": "Prefix"}
 
 
-def ingress_tls(app) -> list[dict]:
+def ingress_tls(lab, app) -> list[dict]:
     """The Ingress `tls` entry for the app's host. Without it Traefik routes the host on plain HTTP only
-    (its websecure entry point terminates TLS only for routers with TLS); no secretName: Traefik's default
-    certificate serves it until the lab issues one."""
-    return [{"hosts": [app.ingress]}] if app.ingress else []
+    (its websecure entry point terminates TLS only for routers with TLS). With cert-manager it names the
+    Secret ingress-shim writes the host's certificate to (cert_manager.py); without, no secretName:
+    Traefik's default certificate serves it."""
+    return [ingress_tls_entry(lab, app.ingress)] if app.ingress else []
+
+
+def ingress_meta(lab, app) -> dict:
+    """`{annotations: {cert-manager.io/cluster-issuer: ...}}` for the app's Ingress (nothing without cert-manager)."""
+    ann = ingress_annotations(lab, app.ingress)
+    return {"annotations": ann} if ann else {}
 
 
 def helm_create_ingress(lab, app) -> dict:
     """The `helm create` ingress shape (ollama, home-assistant and most community charts)."""
     if not app.ingress:
         return {}
-    return {"enabled": True, **ingress_class_key(lab), "hosts": [{"host": app.ingress, "paths": [root_path()]}],
-            "tls": ingress_tls(app)}
+    return {"enabled": True, **ingress_class_key(lab), **ingress_meta(lab, app),
+            "hosts": [{"host": app.ingress, "paths": [root_path()]}], "tls": ingress_tls(lab, app)}
 
 
 # -------------------------------------------------------------------------------------- persistence

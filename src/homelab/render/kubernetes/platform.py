@@ -67,7 +67,7 @@ def platform_releases(lab) -> list[Release]:
     if p.metallb.enabled:
         add("metallb", "metallb", "MetalLB: LoadBalancer addresses for bare metal (L2 mode)")
     if p.cert_manager.enabled:
-        add("cert_manager", "cert-manager", "cert-manager: certificates")
+        add("cert_manager", "cert-manager", "cert-manager: a certificate for every Ingress from the lab's CA")
     if p.external_secrets.enabled:
         # external-secrets 2.9.0 templates/crds: clustersecretstores and secretstores are ~360 KB each.
         add("external_secrets", "external-secrets",

@@ -23,6 +23,13 @@ from homelab.render.serializers import dump_yaml
 DRIVER_CONFIG_KEY = "driver-config-file.yaml"
 
 
+def truenas_verified(lab) -> bool:
+    """TrueNAS's certificate comes from the lab's CA (a pki.certificates entry names it) and its root is
+    recorded: democratic-csi verifies it instead of allowing any certificate."""
+    from homelab.lab.certificates import inventory_of, lab_ca_serves
+    return bool(lab.storage.truenas) and lab_ca_serves(lab, inventory_of(lab), lab.storage.truenas.host)
+
+
 def democratic_csi_on(lab) -> bool:
     return lab.platform.democratic_csi.enabled and bool(lab.storage.truenas)
 
@@ -53,7 +60,8 @@ def democratic_csi_driver_config(lab, protocol: str, api_key_placeholder: str) -
         "driver": f"freenas-api-{protocol}",
         "httpConnection": {
             "protocol": "https", "host": nas.host, "port": 443,
-            "apiKey": api_key_placeholder, "allowInsecure": True,
+            # Verified when the lab's CA issued TrueNAS's certificate (NODE_EXTRA_CA_CERTS: charts.democratic_csi).
+            "apiKey": api_key_placeholder, "allowInsecure": not truenas_verified(lab),
         },
         "zfs": {
             "datasetParentName": f"{parent}/v",

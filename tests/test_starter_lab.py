@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from homelab.checks import run_checks
 from homelab.lab.load import load_text
 from homelab.render import render_all
 
@@ -54,8 +53,9 @@ def test_the_starter_renders_only_what_it_has(starter, paths):
                     "ansible/roles/host_baseline/tasks/main.yml"):
         assert present in paths, present
     site = paths["ansible/site.yml"].content
+    # every lab has a CA (Vault's PKI by default, `homelab pki init`): its root goes into each VM's trust store
     assert [ln.split(": ", 1)[1] for ln in site.splitlines() if "import_playbook:" in ln] == [
-        "playbooks/baseline.yml", "playbooks/k3s.yml"]
+        "playbooks/baseline.yml", "playbooks/pki.yml", "playbooks/k3s.yml"]
     readme = paths["README.md"].content
     assert "3 Proxmox VE nodes, a K3s cluster, Vault and 3 applications" in readme
     assert "nvidia" not in json.dumps([f.content for p, f in paths.items() if p.startswith("k8s/")])

@@ -89,7 +89,8 @@ def test_vm_remove_moves_nobody(lab, capsys):
     after = inventory(capsys)
     assert after == {k: v for k, v in before.items() if k != "kube03"}
     got = changes(capsys)
-    assert got == {"proxmox_vm.kube03": "delete", "host.kube03": "delete", "k3s_server.kube03": "delete"}
+    assert got == {"proxmox_vm.kube03": "delete", "host.kube03": "delete", "k3s_server.kube03": "delete",
+                   "host_pki.kube03": "delete"}
     # kube03 is still in state: its address and VMID are held until it is destroyed
     assert "  kube03: {ip: 192.168.10.22, vmid: 102" in (lab / "homelab.lock").read_text()
 
@@ -104,7 +105,7 @@ def test_a_vm_added_by_hand_that_sorts_first_takes_nobody_s_address(lab, capsys)
     after = inventory(capsys)
     assert {k: v for k, v in after.items() if k != "aaa01"} == before
     assert after["aaa01"][:2] == ("192.168.10.25", 105)  # the next free address and VMID
-    assert changes(capsys) == {"proxmox_vm.aaa01": "create", "host.aaa01": "create"}
+    assert changes(capsys) == {"proxmox_vm.aaa01": "create", "host.aaa01": "create", "host_pki.aaa01": "create"}
 
 
 def test_vm_add_and_a_resize_move_nobody(lab, capsys):
@@ -117,7 +118,7 @@ def test_vm_add_and_a_resize_move_nobody(lab, capsys):
     after = inventory(capsys)
     assert {k: v for k, v in after.items() if k != "kube06"} == before
     assert changes(capsys) == {"proxmox_vm.kube06": "create", "host.kube06": "create", "k3s_agent.kube06": "create",
-                               "proxmox_vm.kube01": "update"}
+                               "host_pki.kube06": "create", "proxmox_vm.kube01": "update"}
 
 
 def test_without_the_lock_file_the_state_keeps_every_vm_where_it_is(lab, capsys):
@@ -129,7 +130,8 @@ def test_without_the_lock_file_the_state_keeps_every_vm_where_it_is(lab, capsys)
     text = text.replace("  - {name: kube04, role: k8s-worker, env: kubernetes}\n", "")
     (lab / "homelab.yaml").write_text(text.replace("agents: [kube04, kube05]", "agents: [kube05]"))
     got = changes(capsys)  # the plan adopts the state's allocations and records them
-    assert got == {"proxmox_vm.kube04": "delete", "host.kube04": "delete", "k3s_agent.kube04": "delete"}
+    assert got == {"proxmox_vm.kube04": "delete", "host.kube04": "delete", "k3s_agent.kube04": "delete",
+                   "host_pki.kube04": "delete"}
     assert (lab / "homelab.lock").read_text() == lock  # kube04 is held while it is in state
     assert inventory(capsys) == {k: v for k, v in before.items() if k != "kube04"}
 

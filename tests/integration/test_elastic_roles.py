@@ -214,6 +214,8 @@ def test_service_tokens_are_created_through_the_api_and_kept_in_vault(repo, es, 
 
 
 # ----------------------------------------------------------------------------------------- Kibana, Fleet
+# These tests take the tls/ path: no certificate from the lab's CA (host_certificate_list empty); the CA's own
+# path (host_certificate issuing from Vault) is tested on the sandbox hosts (tests/sandbox/test_pki_real.py).
 def put_tls(repo: Path, host: str) -> None:
     tls = repo / "tls"
     for name, text in ((f"{host}.crt", "CERT"), (f"{host}.key", "KEY"), ("ca.crt", "CA")):
@@ -225,7 +227,8 @@ def test_kibana_serves_https_reaches_elasticsearch_by_name_and_preconfigures_fle
     etc = tmp_path / "etc-kibana"
     etc.mkdir()
     result = run(repo, play("kibana", "kibana", "config.yml"),
-                 {"kibana_config_dir": str(etc), "kibana_certs_dir": str(etc / "certs"), "kibana_group": "root"}, {})
+                 {"kibana_config_dir": str(etc), "kibana_certs_dir": str(etc / "certs"), "kibana_group": "root",
+                  "host_certificate_list": []}, {})
     assert result.returncode == 0, result.stdout + result.stderr
     # item 7: the CA (and Kibana's own certificate) installed from tls/
     assert (etc / "certs" / "ca.crt").read_text() == (repo / "tls" / "ca.crt").read_text()
@@ -253,7 +256,8 @@ def test_kibana_without_its_certificate_stops_and_says_where_it_goes(repo, tmp_p
     etc = tmp_path / "etc-kibana"
     etc.mkdir()
     result = run(repo, play("kibana", "kibana", "config.yml"),
-                 {"kibana_config_dir": str(etc), "kibana_certs_dir": str(etc / "certs"), "kibana_group": "root"}, {})
+                 {"kibana_config_dir": str(etc), "kibana_certs_dir": str(etc / "certs"), "kibana_group": "root",
+                  "host_certificate_list": []}, {})
     assert result.returncode != 0
     assert "kibana.crt" in result.stdout and "tls/README.md" in result.stdout
 
@@ -276,7 +280,7 @@ def test_fleet_server_enrolls_with_the_preconfigured_policy_and_its_certificates
     text = (play("fleet", "fleet_server", "certs.yml")
             + "    - name: Enroll\n      ansible.builtin.include_role:\n        name: fleet_server\n"
               "        tasks_from: enroll.yml\n")
-    result = run(repo, text, {"fleet_server_certs_dir": str(certs), "fleet_server_agent_bin": str(stub),
+    result = run(repo, text, {"fleet_server_certs_dir": str(certs), "fleet_server_agent_bin": str(stub), "host_certificate_list": [],
                               "fleet_server_token_file": str(tmp_path / "token"),
                               "fleet_server_enrolled_marker": str(tmp_path / "enrolled")}, env)
     assert result.returncode == 0, result.stdout + result.stderr

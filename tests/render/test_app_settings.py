@@ -186,18 +186,33 @@ def _location(doc):
 
 
 def test_velero_s3_location_trusts_the_lab_ca_or_says_it_does_not_verify(reference_path, reference_doc):
-    # The reference lab: TrueNAS' certificate comes from the lab's own CA; the lab says not to verify.
+    # The reference lab: TrueNAS' certificate comes from the lab's own CA, so Velero never skips verification.
     bsl = _location(reference_doc)
     assert bsl["spec"]["config"]["s3Url"].startswith("https://")
-    assert bsl["spec"]["config"]["insecureSkipTLSVerify"] == "true"
-    assert reference_doc.lab.backup.velero.insecure_skip_tls_verify is True
-    # With the CA's PEM instead, the location carries it (base64) and verifies.
+    assert "insecureSkipTLSVerify" not in bsl["spec"]["config"]
     pem = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 
+    # Once `homelab pki init` recorded the root (pki.root_ca), the location carries it (base64) and verifies.
+    def with_root(data):
+        data["pki"]["root_ca"] = pem
+
+    bsl = _location(lab_doc(reference_path, with_root))
+    assert base64.b64decode(bsl["spec"]["objectStorage"]["caCert"]).decode() == pem
+
+    # An endpoint the lab's CA did not issue: its own CA's PEM (backup.velero.ca_cert) ...
     def with_ca(data):
+        data["backup"]["velero"]["s3_url"] = "https://minio.example.org:9000"
         data["backup"]["velero"]["ca_cert"] = pem
-        del data["backup"]["velero"]["insecure_skip_tls_verify"]
 
     bsl = _location(lab_doc(reference_path, with_ca))
     assert base64.b64decode(bsl["spec"]["objectStorage"]["caCert"]).decode() == pem
     assert "insecureSkipTLSVerify" not in bsl["spec"]["config"]
+
+    # ... or, said out loud, no verification.
+    def insecure(data):
+        data["backup"]["velero"]["s3_url"] = "https://minio.example.org:9000"
+        data["backup"]["velero"]["insecure_skip_tls_verify"] = True
+
+    bsl = _location(lab_doc(reference_path, insecure))
+    assert bsl["spec"]["config"]["insecureSkipTLSVerify"] == "true"
+    assert "caCert" not in bsl["spec"]["objectStorage"]

@@ -11,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_CHARTS = ROOT.parent / "shared" / "charts"
+FIXTURE_CHARTS = ROOT / "tests" / "fixtures" / "charts"  # cert-manager (not among the shared charts; README there)
 
 
 def need_charts() -> Path:
@@ -37,6 +38,6 @@ def options(charts_dir, template_cache):
     from homelab.validate import Options
 
     def make(**kw):
-        return Options(charts_dirs=[charts_dir], cache_dir=template_cache, **kw)
+        return Options(charts_dirs=[charts_dir, FIXTURE_CHARTS], cache_dir=template_cache, **kw)
 
     return make

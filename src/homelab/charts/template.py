@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,11 +47,17 @@ def yaml_loader():
     return loader
 
 
+# Helm splits a template's output into documents the way pkg/releaseutil.SplitManifests does (helm v3
+# releaseutil/manifest.go: sep = regexp.MustCompile("(?:^|\\s*\n)---\\s*")), so "---# comment" (whitespace
+# trimmed by a template, as cert-manager v1.21.1's rbac.yaml produces) starts a document like "---\n# comment".
+_HELM_SEP = re.compile(r"(?:^|\s*\n)---\s*")
+
+
 def _docs(text: str) -> list[dict]:
     import yaml
 
     out = []
-    for doc in yaml.load_all(text, Loader=yaml_loader()):
+    for doc in (yaml.load(part, Loader=yaml_loader()) for part in _HELM_SEP.split(text) if part.strip()):
         if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
             out += [i for i in doc["items"] if isinstance(i, dict)]
         elif isinstance(doc, dict) and doc:

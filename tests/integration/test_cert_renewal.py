@@ -16,6 +16,8 @@ import pytest
 from homelab.lab.load import load_text
 from tls_vault import install_pki, serial_of, serve_lab_cert, tls_openbao, wait_served
 
+NETGUARD = Path(__file__).resolve().parents[1] / "netguard"
+
 pytestmark = [pytest.mark.integration, pytest.mark.validators]  # a real OpenBao server
 
 RENEWER = (Path(__file__).resolve().parents[2] / "src" / "homelab" / "render" / "assets" / "ansible" / "roles"
@@ -63,9 +65,13 @@ def setup(vault_tls, tmp_path, monkeypatch):
 
 
 def renew(config: Path, *args: str) -> subprocess.CompletedProcess:
-    # the system interpreter, without this project's packages: the script needs the standard library only
-    return subprocess.run(["/usr/bin/python3", "-I", str(RENEWER), str(config), *args], capture_output=True,
-                          text=True, timeout=60, env={"PATH": os.environ["PATH"]})
+    # The system interpreter, without this project's packages or the venv: the script needs the standard library
+    # only. PYTHONPATH holds nothing but the test network guard (stdlib-only), so the child is guarded too
+    # (`-I` would drop it; -s keeps the user's site-packages out instead).
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(NETGUARD),
+           **{k: v for k, v in os.environ.items() if k.startswith("HOMELAB_NETGUARD")}}
+    return subprocess.run(["/usr/bin/python3", "-s", str(RENEWER), str(config), *args], capture_output=True,
+                          text=True, timeout=60, env=env)
 
 
 def test_not_due_changes_nothing(setup, vault_tls):

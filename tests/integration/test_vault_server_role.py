@@ -83,7 +83,8 @@ def playbook(repo: Path, play: str, *extra: str, **env: str) -> subprocess.Compl
     (tree / "_test.yml").write_text(play)
     host = repo.parent / "host"  # stands for the Vault VM's /opt/vault/tls (created by tasks/main.yml)
     host.mkdir(exist_ok=True)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "VAULT_", "HOMELAB_"))}
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("ANSIBLE_", "VAULT_", "HOMELAB_")) or k.startswith("HOMELAB_NETGUARD")}
     environ.update({"ANSIBLE_NOCOLOR": "1", "PATH": f"{BIN}{os.pathsep}{environ.get('PATH', '')}", **env})
     args = [tool("ansible-playbook"), "-i", "inventory.yml", "_test.yml",
             "-e", "ansible_connection=local", "-e", "ansible_become=false",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from homelab.engines.base import ApplyResult, Change, Engine, EngineContext, EngineStatus
 from homelab.errors import EngineError
+from homelab.lab.tls import CA_FILE
 
 # Which playbook configures which kind of resource (addresses are "<kind>.<name>").
 PLAYBOOKS = {
@@ -53,6 +54,7 @@ class PlaybookResult:
     ok: dict[str, int] = field(default_factory=dict)
     failures: list[TaskFailure] = field(default_factory=list)
     tail: str = ""
+    changed_tasks: list[str] = field(default_factory=list)  # "host: task" of every task that reported a change
 
     @property
     def succeeded(self) -> bool:
@@ -92,6 +94,12 @@ def _environment(project_dir: Path, private_data_dir: Path, private_key: str | N
     if private_key:
         env["ANSIBLE_PRIVATE_KEY_FILE"] = str(private_key)
     env.update(envvars or {})
+    # community.hashi_vault's lookups verify Vault against VAULT_CACERT (group_vars cannot carry it: the
+    # collection does not template its ansible_hashi_vault_ca_cert variable): the rendered tls/ca.crt, unless
+    # the caller or the user's environment names one.
+    ca = project_dir.parent / CA_FILE
+    if "VAULT_CACERT" not in env and "VAULT_CACERT" not in os.environ and ca.is_file():
+        env["VAULT_CACERT"] = str(ca)
     # the ansible-playbook of this Python environment first
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     return env
@@ -107,6 +115,7 @@ class _Events:
         self.redact = redact
         self.failures: list[TaskFailure] = []
         self.lines: list[str] = []
+        self.changed: list[str] = []
 
     def __call__(self, event: dict) -> bool:
         data = event.get("event_data", {})
@@ -117,6 +126,8 @@ class _Events:
             self.say(f"[{self.stem}] {task}")
         elif kind == "runner_on_failed" and not data.get("ignore_errors"):
             self.failures.append(TaskFailure(host, task, self.redact(_message(data.get("res", {})))))
+        elif kind == "runner_on_ok" and (data.get("res") or {}).get("changed"):
+            self.changed.append(f"{host}: {task}")
         elif kind == "runner_on_unreachable":
             self.failures.append(TaskFailure(host, task, self.redact(_message(data.get("res", {}))), unreachable=True))
         stdout = event.get("stdout")
@@ -160,7 +171,7 @@ def run_playbook(
         return PlaybookResult(
             playbook=playbook, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
             changed=dict(stats.get("changed", {})), ok=dict(stats.get("ok", {})),
-            failures=events.failures, tail="\n".join(events.lines[-30:]),
+            failures=events.failures, tail="\n".join(events.lines[-30:]), changed_tasks=events.changed,
         )
     finally:
         shutil.rmtree(private_data_dir, ignore_errors=True)

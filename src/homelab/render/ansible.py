@@ -138,9 +138,11 @@ def group_vars_all(doc) -> dict:
         "ansible_become": access.become,
     }
     if vault_ca_file(lab):
-        # community.hashi_vault reads this variable for every lookup (its `ca_cert` option); VAULT_CACERT
-        # in the controller's environment wins, as VAULT_ADDR does for the address.
-        data["ansible_hashi_vault_ca_cert"] = (
+        # The CA file for the roles' own Vault calls (uri, the renewal settings). Not ansible_hashi_vault_ca_cert:
+        # community.hashi_vault reads that variable for its lookups WITHOUT templating it (a "{{ lookup(...) }}"
+        # value fails as "invalid path"), so the lookups take VAULT_CACERT, which the ansible engine sets to
+        # tls/ca.crt when the caller has not (engines/ansible.py); VAULT_CACERT wins here too.
+        data["lab_vault_ca_cert"] = (
             "{{ lookup('ansible.builtin.env', 'VAULT_CACERT', default=lab_tls_dir ~ '/" + CA_FILE.split("/", 1)[1]
             + "') }}")
     if access.ssh_private_key:

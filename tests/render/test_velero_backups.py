@@ -66,6 +66,9 @@ def test_schedules_come_out_of_the_chart_with_cron_ttl_and_namespaces(reference_
     # the per-app schedule selects the app's pods: the chart labels them with that instance label
     assert any(p["labels"].get("app.kubernetes.io/instance") == "home-assistant"
                for p in _pods(reference_doc, "home-assistant"))
+    # the chart installs its CRDs in a pre-install hook (ArgoCD: PreSync), before the Schedules sync
+    crd_job = [m for m in _manifests(reference_doc, "velero") if m.kind == "Job" and "upgrade-crds" in m.template]
+    assert crd_job and "pre-install" in crd_job[0].obj["metadata"]["annotations"]["helm.sh/hook"]
     # nothing is rendered beside the chart any more
     assert not any("velero-schedules" in path for path in render_tree(reference_doc))
 

@@ -115,6 +115,10 @@ def test_drift_on_the_nas_is_an_update_and_a_deleted_task_a_create(nas, tmp_path
     assert sorted(methods) == sorted([("PUT", "/api/v2.0/pool/snapshottask/id/N"),
                                       ("POST", "/api/v2.0/pool/snapshottask"), ("PUT", "/api/v2.0/replication/id/N")])
     assert tank["lifetime_value"] == 14 and tank["schedule"]["hour"] == "0"
+    for method, path, _, body in nas.requests[before:]:
+        if method == "PUT":  # an update takes the create schema's attributes (Patch ... attr update=True)
+            schema = DOCUMENTED["periodic_snapshot_create" if "snapshottask" in path else "replication_create"]
+            assert set(body) <= set(schema), set(body) - set(schema)
     assert {c.action for c in nas_changes(s.plan()).values()} == {"no-op"}
 
 

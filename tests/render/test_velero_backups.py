@@ -116,6 +116,8 @@ def test_opt_in_mode_names_the_volumes_to_back_up_and_schedules_do_not_default_t
     assert "persistentVolumeClaim" in plex[0]["volumes"]["config"]
     ha = [p for p in _pods(doc, "home-assistant") if FS_INCLUDE in p["annotations"]]
     assert len(ha) == 1 and ha[0]["annotations"][FS_INCLUDE] in ha[0]["volumes"]
+    pihole = [p for p in _pods(doc, "pihole") if FS_INCLUDE in p["annotations"]]
+    assert len(pihole) == 1 and "persistentVolumeClaim" in pihole[0]["volumes"][pihole[0]["annotations"][FS_INCLUDE]]
     ollama = [p for p in _pods(doc, "ollama") if FS_INCLUDE in p["annotations"]]
     assert ollama == []  # its only volume is the 200 GiB model store
 

@@ -5,6 +5,7 @@ A ZFS task that would keep more snapshots per dataset than TrueNAS sustains (512
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 from homelab.checks.base import Finding, rule
@@ -30,6 +31,7 @@ def _field(text: str, lo: int, hi: int) -> set[int] | None:
     return {v for v in out if lo <= v <= hi} or None
 
 
+@functools.lru_cache(maxsize=256)
 def schedule_of(cron: str) -> tuple[list[int], list[dt.date]] | None:
     """(minutes of the day it runs at, the days it runs on over two years) of a five-field cron (crontab(5):
     day of month OR day of week when both are restricted; day of week 7 is Sunday); None when it uses

@@ -55,6 +55,7 @@ def test_schedules_come_out_of_the_chart_with_cron_ttl_and_namespaces(reference_
     assert daily["spec"]["template"]["includedNamespaces"] == sorted(
         ["media", "home-automation", "paperless", "mealie", "finance", "files"])
     assert daily["spec"]["template"]["defaultVolumesToFsBackup"] is True
+    assert daily["spec"]["template"]["snapshotVolumes"] is False  # no snapshot location: file-system backup only
     weekly = schedules["velero-weekly-all"]["spec"]
     assert weekly["schedule"] == "0 5 * * 0" and weekly["template"]["includedNamespaces"] == ["*"]
     assert weekly["template"]["ttl"] == "2160h"

@@ -49,7 +49,10 @@ def _schedule(cron: str, template: dict, labels: dict | None = None) -> dict:
 def _template(lab, namespaces: list[str], ttl: str, **extra) -> dict:
     # velero.io/v1 Schedule spec.template is a BackupSpec: includedNamespaces, excludedNamespaces, ttl,
     # labelSelector, defaultVolumesToFsBackup (Velero 1.18 docs, file-system-backup: opt-in vs opt-out).
-    return {"includedNamespaces": sorted(namespaces) or ["*"], **extra, "ttl": ttl,
+    # snapshotVolumes false (velero.io docs api-types/backup): no PV snapshots (the chart runs with
+    # snapshotsEnabled false, no snapshot location),
+    # so a volume left out of the file-system backup is left out, not handed to a snapshotter.
+    return {"includedNamespaces": sorted(namespaces) or ["*"], **extra, "ttl": ttl, "snapshotVolumes": False,
             "defaultVolumesToFsBackup": lab.backup.velero.fs_backup == "opt-out"}
 
 

@@ -190,3 +190,21 @@ def test_no_key_and_no_private_key_in_plans_or_state(nas, tmp_path):
     for secret in (KEY, "FAKE-PRIVATE-KEY-DO-NOT-LEAK"):
         assert secret not in text and secret.encode() not in raw
     assert '"ssh_credentials": "truenas-offsite"' in text
+
+
+def test_a_key_missing_from_vault_makes_the_layer_not_reachable_with_the_reason(nas, tmp_path):
+    from homelab.errors import EngineError
+
+    s = session(lab(nas), tmp_path)
+
+    def no_value(path, field):
+        raise EngineError(f"Vault has no value for {path}#{field}")
+
+    s.ctx.read_secret = no_value
+    layer = next(lay for lay in s.plan().layers if lay.name == "nas")
+    assert layer.configured and not layer.reachable
+    assert layer.reason == "Vault has no value for storage/truenas#api_key"
+    s.ctx.read_secret = None
+    layer = next(lay for lay in s.plan().layers if lay.name == "nas")
+    assert "no Vault access to read the TrueNAS API key (storage/truenas#api_key)" in layer.reason
+    assert nas.requests == []  # nothing is sent without a key

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from homelab.engines.base import ApplyResult, Change, Engine, EngineContext, EngineStatus
 from homelab.engines.truenas.client import TrueNasClient
-from homelab.errors import EngineError
+from homelab.errors import EngineError, HomelabError
 from homelab.lab.refs import parse_ref
 from homelab.plan.desired.nas import snapshot_tasks
 
@@ -138,7 +138,7 @@ class TrueNasEngine(Engine):
             return EngineStatus(False, False, "storage.truenas.api_url is not set")
         try:
             version = self.client(ctx).version()
-        except EngineError as exc:
+        except HomelabError as exc:  # the key could not be read from Vault, or the NAS refused or is down
             return EngineStatus(True, False, ctx.redactor(exc.message))
         return EngineStatus(True, True, f"{version} at {nas.api_url}")
 

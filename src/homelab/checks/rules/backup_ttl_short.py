@@ -55,6 +55,7 @@ def schedule_of(cron: str) -> tuple[list[int], list[dt.date]] | None:
     return sorted(h * 60 + m for h in hours for m in minutes), days
 
 
+@functools.lru_cache(maxsize=256)
 def longest_gap_hours(cron: str) -> float | None:
     """The longest time between two runs (over two years: long enough for a yearly schedule)."""
     parsed = schedule_of(cron)
@@ -66,6 +67,7 @@ def longest_gap_hours(cron: str) -> float | None:
     return max(gaps) / 60 if gaps else None
 
 
+@functools.lru_cache(maxsize=256)
 def runs_per_year(cron: str) -> int:
     parsed = schedule_of(cron)
     return len(parsed[0]) * len([d for d in parsed[1] if d.year == 2025]) if parsed else 0

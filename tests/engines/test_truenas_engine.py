@@ -208,3 +208,22 @@ def test_a_key_missing_from_vault_makes_the_layer_not_reachable_with_the_reason(
     layer = next(lay for lay in s.plan().layers if lay.name == "nas")
     assert "no Vault access to read the TrueNAS API key (storage/truenas#api_key)" in layer.reason
     assert nas.requests == []  # nothing is sent without a key
+
+
+def test_removing_a_replication_and_its_task_deletes_the_replication_first(nas, tmp_path):
+    s = session(lab(nas), tmp_path)
+    s.apply(s.plan())
+    data = reference_data()
+    data["storage"]["truenas"].update({"api_url": nas.url, "ca_file": str(nas.ca_file)})
+    data["backup"]["zfs"] = [z for z in data["backup"]["zfs"] if z["dataset"] != "tank"]
+    data["backup"]["zfs_replication"] = []
+    s2 = session(doc_of(data), tmp_path)
+    plan = s2.plan()
+    assert {a: c.action for a, c in nas_changes(plan).items() if c.action != "no-op"} == {
+        "zfs_replication.offsite": "delete", "zfs_snapshot_task.tank": "delete"}
+    before = len(nas.requests)
+    report = s2.apply(plan)
+    assert not report.failed, report.to_json()  # the task alone would be refused: the replication still binds it
+    deletes = [p for m, p, _, _ in nas.requests[before:] if m == "DELETE"]
+    assert [p.split("/id/")[0] for p in deletes] == ["/api/v2.0/replication", "/api/v2.0/pool/snapshottask"]
+    assert nas.replications == {} and [t["dataset"] for t in nas.tasks.values()] == ["tank/k8s"]

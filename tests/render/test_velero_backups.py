@@ -14,6 +14,7 @@ import pytest
 
 from helm_charts import of_kind, pod_spec
 from homelab.lab.backups import FS_EXCLUDE, FS_INCLUDE
+from homelab.render.kubernetes.velero import schedule_object_name
 from render.test_chart_rendering import lab_doc, releases, render_tree, rendered
 
 pytestmark = pytest.mark.validators
@@ -47,6 +48,8 @@ def _pods(doc, app: str) -> list[dict]:
 
 def test_schedules_come_out_of_the_chart_with_cron_ttl_and_namespaces(reference_doc):
     schedules = _schedules(reference_doc)
+    # docs/backup.md names each Schedule object as the chart names it
+    assert {schedule_object_name(s) for s in ("daily-apps", "weekly-all", "app-plex")} <= set(schedules)
     daily = schedules["velero-daily-apps"]
     assert daily["metadata"]["namespace"] == "velero"
     assert daily["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "SkipDryRunOnMissingResource=true"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from homelab.lab.backups import volume_backed_up, zfs_lifetime
 from homelab.render.docs.markdown import NONE, by_name, code, md_header, render_template, section, size, table
 from homelab.render.kubernetes.common import sorted_apps
+from homelab.render.kubernetes.velero import schedule_object_name
 
 
 def velero_schedules_for(lab, namespace: str) -> list[str]:
@@ -130,8 +131,9 @@ def _velero(lab) -> str:
                  else "only the volumes chosen (opt-in)"],
                 ["Volumes left out unless they opt in", f"larger than {size(velero.max_volume_size)}"]])
             + "\n"
-            + table(["Schedule", "Cron", "Namespaces", "TTL"], [
-                [s.name, code(s.schedule), ", ".join(sorted(s.namespaces)) or "every namespace", s.ttl]
+            + table(["Schedule", "Cron", "Namespaces", "TTL", "Object (namespace " + lab.platform.velero.namespace + ")"], [
+                [s.name, code(s.schedule), ", ".join(sorted(s.namespaces)) or "every namespace", s.ttl,
+                 code(f"Schedule/{schedule_object_name(s.name)}")]
                 for s in by_name(velero.schedules)]))
 
 

@@ -23,6 +23,13 @@ from homelab.render.kubernetes.common import WAVES, crd_options, sorted_apps, ya
 from homelab.render.kubernetes.external_secrets import external_secret, file_template
 
 VELERO_CREDENTIALS = "velero-credentials"
+VELERO_RELEASE = "velero"  # the release platform.py installs the chart as
+
+
+def schedule_object_name(name: str) -> str:
+    """The Schedule the chart makes of `schedules.<name>`: `<velero.fullname>-<name>` (velero 12.1.0
+    templates/schedule.yaml; the fullname is the release name when it contains "velero")."""
+    return f"{VELERO_RELEASE}-{name}"
 BACKUP_CRON = {"hourly": "15 * * * *", "daily": "30 3 * * *", "weekly": "30 3 * * 0"}
 
 

@@ -122,9 +122,8 @@ class TrueNasEngine(Engine):
         # an entry carries the whole keychain credential (KeychainCredentialEntry); keep its name only
         out["ssh_credentials"] = (creds.get("name") if isinstance(creds, dict)
                                   else live.connections.get(creds) if creds is not None else None)
-        bound = rep.get("periodic_snapshot_tasks") or []
-        out["periodic_snapshot_tasks"] = sorted(
-            live.ids.get(t["id"] if isinstance(t, dict) else t, f"{TASK}.truenas-id-{t}") for t in bound)
+        bound = [t["id"] if isinstance(t, dict) else t for t in rep.get("periodic_snapshot_tasks") or []]
+        out["periodic_snapshot_tasks"] = sorted(live.ids.get(t, f"{TASK}.truenas-id-{t}") for t in bound)
         return {**out, "id": rep["id"]}
 
     def _open(self, ctx: EngineContext):

@@ -41,7 +41,7 @@ def test_detailed_exitcode_is_terraforms(lab, capsys):
     tmp, engines = lab
     assert run(["plan", "--detailed-exitcode"]) == 2  # changes present
     out = capsys.readouterr().out
-    assert "Plan: 143 to add, 0 to change, 0 to destroy." in out
+    assert "Plan: 146 to add, 0 to change, 0 to destroy." in out
     assert run(["plan"]) == 0  # without the flag: 0 on success
     assert run(["apply", "-y"]) == 0
     capsys.readouterr()
@@ -78,16 +78,16 @@ def test_saved_plan_round_trips_applies_and_is_refused_when_stale(lab, capsys):
     plan = Plan.from_json(saved)
     assert plan.to_json() == saved  # JSON round trip
     assert Plan.loads(plan.dumps()).dumps() == (tmp / "plan.json").read_text()
-    assert saved["summary"] == {"add": 143, "change": 0, "destroy": 0, "no_op": 0}
+    assert saved["summary"] == {"add": 146, "change": 0, "destroy": 0, "no_op": 0}
     assert [lay["name"] for lay in saved["layers"]] == ["vault", "vms", "hosts", "clusters", "gitops", "platform",
-                                                        "apps"]
+                                                        "apps", "nas"]
 
     assert run(["apply", "plan.json"]) == 0  # a saved plan needs no confirmation
     assert len(engines["terraform"].calls) == 22
     capsys.readouterr()
     assert run(["apply", "plan.json"]) == 1  # the state moved on: stale
     err = capsys.readouterr().err
-    assert "the plan is stale: the state changed since the plan was made (serial 0 → 143)" in err
+    assert "the plan is stale: the state changed since the plan was made (serial 0 → 146)" in err
     assert len(engines["terraform"].calls) == 22  # nothing applied twice
 
     assert run(["plan", "-o", "plan2.json"]) == 0
@@ -117,7 +117,7 @@ def test_apply_failure_exits_3_naming_the_resource_with_the_output_tail_then_res
     engines["kubernetes"].fail = set()
     assert run(["apply", "-y"]) == 0
     calls = [a for e in engines.values() for a in e.calls]
-    assert len(calls) == len(set(calls)) == 143
+    assert len(calls) == len(set(calls)) == 146
 
 
 def test_up_checks_renders_plans_and_applies(lab, capsys):
@@ -127,8 +127,8 @@ def test_up_checks_renders_plans_and_applies(lab, capsys):
     assert "check: homelab.yaml: ok" in captured.out
     assert "render: out:" in captured.out
     assert (tmp / "out" / "tf").is_dir()
-    assert "Apply complete: 143 applied, 0 failed" in captured.out
-    assert len([a for e in engines.values() for a in e.calls]) == 143
+    assert "Apply complete: 146 applied, 0 failed" in captured.out
+    assert len([a for e in engines.values() for a in e.calls]) == 146
     assert (tmp / ".homelab" / "state.db").is_file()
     assert run(["plan", "--detailed-exitcode", "--out", "out"]) == 0
 

@@ -31,6 +31,12 @@ VOCABULARY = {
     "vault_mount": ("type", "version"), "vault_auth": ("type",), "vault_audit": ("type",),  # vault: read_live
     "vault_policy": ("sha256",), "vault_user": ("policies", "token_ttl", "token_max_ttl", "login"),
     "vault_secret": ("fields",),
+    # truenas engine: engine.TASK_KEYS / the replication keys (+ the NAS's id, which no desired attribute has)
+    "zfs_snapshot_task": ("dataset", "recursive", "exclude", "lifetime_value", "lifetime_unit", "naming_schema",
+                          "schedule", "allow_empty", "enabled"),
+    "zfs_replication": ("name", "direction", "transport", "ssh_credentials", "source_datasets", "target_dataset",
+                        "recursive", "periodic_snapshot_tasks", "auto", "retention_policy", "lifetime_value",
+                        "lifetime_unit", "readonly", "enabled"),
 }
 
 
@@ -104,7 +110,7 @@ class RecordingEngine(Engine):
                 self.active -= 1
 
 
-ENGINE_NAMES = ("vault", "terraform", "ansible", "kubernetes")
+ENGINE_NAMES = ("vault", "terraform", "ansible", "kubernetes", "truenas")
 
 
 def fake_engines(**kw) -> dict[str, RecordingEngine]:

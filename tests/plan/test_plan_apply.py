@@ -31,14 +31,14 @@ def test_apply_everything_then_nothing_to_do(ref_doc, tmp_path):
     engines = fake_engines()
     s = session(ref_doc, tmp_path, engines)
     plan = s.plan()
-    assert plan.summary()["add"] == 143
+    assert plan.summary()["add"] == 146
     report = s.apply(plan)
     assert report.exit_code == 0 and not report.failed
-    assert len(report.of("applied")) == 143
+    assert len(report.of("applied")) == 146
     calls = all_calls(engines)
     assert sorted(calls) == sorted(c.address for c in plan.changes)
-    assert len(s.store.resources()) == 143
-    assert s.store.serial() == 143  # one write per resource
+    assert len(s.store.resources()) == 146
+    assert s.store.serial() == 146  # one write per resource
     # the engines' live systems now match: the next plan reads facts and has nothing to do
     again = s.plan()
     assert not again.has_changes
@@ -124,7 +124,7 @@ def test_layers_without_a_configured_engine_are_skipped_with_the_reason(ref_doc,
     assert len(skipped) == 22
     blocked = {o.address: o.message for o in report.of("blocked")}
     assert blocked["host.kube01"] == "not started: it depends on proxmox_vm.kube01, which was skipped"
-    assert len(blocked) == 143 - 37 - 22  # everything after the VMs (37 in the vault layer, 17 of them the CA)
+    assert len(blocked) == 146 - 37 - 22 - 3  # everything after the VMs (37 in the vault layer, 17 of them the CA; the 3 ZFS tasks need no VM)
     assert sorted(engines["vault"].calls) == sorted(c.address for c in plan.changes if c.layer == "vault")
     assert engines["terraform"].calls == [] and engines["ansible"].calls == []
     s.close()

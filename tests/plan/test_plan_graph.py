@@ -17,7 +17,7 @@ def create_all(tmp_path_factory):
     doc = doc_of(reference_data())
     store = StateStore(tmp / "state")
     engines = {n: RecordingEngine(n, configured=False, reachable=False) for n in
-               ("vault", "terraform", "ansible", "kubernetes")}
+               ("vault", "terraform", "ansible", "kubernetes", "truenas")}
     plan = plan_for(doc, store, engines, tmp)
     store.close()
     order = batches(build(plan.changes))
@@ -90,7 +90,7 @@ def test_deletes_run_in_reverse_dependency_order(tmp_path):
     store = StateStore(tmp_path / "state")
     record_all(store, doc_of(base))
     engines = {n: RecordingEngine(n, configured=False, reachable=False) for n in
-               ("vault", "terraform", "ansible", "kubernetes")}
+               ("vault", "terraform", "ansible", "kubernetes", "truenas")}
     plan = plan_for(doc, store, engines, tmp_path)
     order = batches(build(plan.changes))
     assert order == [["host_pki.kube05", "k3s_agent.kube05"], ["host.kube05"], ["proxmox_vm.kube05"]]

@@ -43,7 +43,7 @@ def test_up_applies_the_vault_layer_for_real_then_plans_drift_from_live_facts(tm
 
         r = homelab(["up", str(LAB), "--out", str(tmp_path / "out"), "-y"], env, tmp_path)
         assert r.returncode == 0, r.stderr
-        assert "Apply complete: 37 applied, 0 failed, 106 skipped (engine not available), 0 blocked." in r.stdout
+        assert "Apply complete: 37 applied, 0 failed, 109 skipped (engine not available), 0 blocked." in r.stdout
         assert "skipped: terraform not configured: proxmox.endpoint is not set — 22 resource(s) not applied" \
             in r.stderr
 

@@ -349,7 +349,9 @@ def test_sync_waves_order_dependencies(tree, apps):
     # CRDs before CRs
     assert wave(apps["external-secrets"]) < min(wave(o) for o in by_kind["ClusterSecretStore"])
     assert max(wave(o) for o in by_kind["ClusterSecretStore"]) < min(wave(o) for o in by_kind["ExternalSecret"])
-    assert wave(apps["velero"]) < min(wave(o) for o in by_kind["Schedule"])
+    # Velero's Schedules come out of its chart (values `schedules`), after the chart's pre-install CRD job:
+    # none is rendered beside it (test_velero_backups.py templates them)
+    assert "Schedule" not in by_kind
     # the secrets a chart mounts exist before the chart
     secret_wave = {o["metadata"]["name"]: wave(o) for o in by_kind["ExternalSecret"]}
     assert secret_wave["democratic-csi-iscsi-driver-config"] < wave(apps["democratic-csi-iscsi"])

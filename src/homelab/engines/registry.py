@@ -16,6 +16,7 @@ ENGINES: dict[str, tuple[str, str]] = {
     "terraform": ("homelab.engines.terraform", "TerraformEngine"),
     "ansible": ("homelab.engines.ansible", "AnsibleEngine"),
     "kubernetes": ("homelab.engines.kubernetes", "KubernetesEngine"),
+    "truenas": ("homelab.engines.truenas", "TrueNasEngine"),
 }
 
 

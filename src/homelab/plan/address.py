@@ -8,6 +8,7 @@ name is the VM name, the policy name, or `<namespace>/<app>` for ArgoCD applicat
     proxmox_vm.kube01   host.kube01          host_pki.kube01  k3s_server.kube01
     k3s_agent.kube04    es_node.es07         kibana.kibana           fleet_server.fleet
     argocd_bootstrap.argocd                  argocd_app.platform/metallb   argocd_app.media/sonarr
+    zfs_snapshot_task.tank/k8s               zfs_replication.offsite
 
 Addresses never depend on list order in the lab file, so reordering `vms` changes nothing.
 """
@@ -18,7 +19,8 @@ import re
 from dataclasses import dataclass
 
 # Layers in apply order (the order of the pipeline of the seed: Vault, Terraform, Ansible, ArgoCD).
-LAYERS: tuple[str, ...] = ("vault", "vms", "hosts", "clusters", "gitops", "platform", "apps")
+# `nas` (ZFS snapshot and replication tasks on TrueNAS) depends on nothing else: it comes last.
+LAYERS: tuple[str, ...] = ("vault", "vms", "hosts", "clusters", "gitops", "platform", "apps", "nas")
 
 # The engine each layer is applied by.
 LAYER_ENGINE: dict[str, str] = {
@@ -29,6 +31,7 @@ LAYER_ENGINE: dict[str, str] = {
     "gitops": "kubernetes",
     "platform": "kubernetes",
     "apps": "kubernetes",
+    "nas": "truenas",
 }
 
 # Resource type -> layer. `argocd_app` is "platform" for `platform/<component>`, "apps" otherwise.
@@ -51,6 +54,8 @@ TYPE_LAYER: dict[str, str] = {
     "fleet_server": "clusters",
     "argocd_bootstrap": "gitops",
     "argocd_app": "apps",
+    "zfs_snapshot_task": "nas",
+    "zfs_replication": "nas",
 }
 
 PLATFORM_PREFIX = "platform/"

@@ -21,6 +21,9 @@ class Volume(Model):
     mount: str = Field(pattern=r"^/")
     class_: str | None = Field(default=None, alias="class", description="Storage class; default class if absent.")
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany"] = "ReadWriteOnce"
+    backup: bool | None = Field(
+        default=None, description="File-system backup by Velero: true/false; absent = yes unless larger than "
+        "backup.velero.max_volume_size.")
 
     model_config = Model.model_config | {"populate_by_name": True}
 

@@ -18,6 +18,13 @@ class TrueNas(Model):
     )
     api_key: str = Field(default="storage/truenas#api_key", description="Vault 'path#field' of the API key.")
     allowed_networks: list[str] = Field(default_factory=list)
+    api_url: str | None = Field(
+        default=None, pattern=r"^https?://[^/\s]+(/\S*)?$",
+        description="TrueNAS REST API (e.g. https://truenas.lab.example/api/v2.0) homelab applies the ZFS snapshot "
+        "and replication tasks through (with api_key); unset = that layer is not configured.")
+    ca_file: str | None = Field(default=None, description="PEM CA that signed the API's certificate (path relative "
+                                "to homelab.yaml); default: the system's trusted CAs.")
+    tls_insecure: bool = Field(default=False, description="Do not verify the API's certificate.")
 
 
 class StorageClass(Model):

@@ -12,6 +12,8 @@ Dependencies (an edge means "apply after"):
 * K3s: the first server (`--cluster-init`) → the other servers → the agents.
 * Elasticsearch: the masters (they bootstrap the cluster) → the data nodes → Kibana → Fleet Server.
 * Every K3s node → `argocd_bootstrap` → every `argocd_app.platform/*` → every application.
+* ZFS on TrueNAS: a replication task → the snapshot tasks it sends (`nas.py`); nothing else (the engine
+  reads the NAS's API key from Vault itself).
 
 Immutable attributes (a change means a new resource: `replace`), decided here and documented in the
 plan's reasons: a VM's `vmid` (the Proxmox identity), `node` (the VM is recreated on the new node, as
@@ -24,7 +26,7 @@ runs on it (`host.X`, its cluster membership) is replaced with it — a new mach
 from __future__ import annotations
 
 from homelab.plan.address import layer_index
-from homelab.plan.desired import clusters, gitops, machines, pki_hosts, vault
+from homelab.plan.desired import clusters, gitops, machines, nas, pki_hosts, vault
 from homelab.plan.desired.common import Builder, Resource, chart_ref, digest
 
 
@@ -36,6 +38,7 @@ def desired(doc) -> dict[str, Resource]:
     pki_hosts.add(b, doc, vault_deps)
     k3s_nodes = clusters.add(b, doc, vault_deps)
     gitops.add(b, doc, vault_deps, k3s_nodes)
+    nas.add(b, doc)
     ordered = sorted(b.resources.values(), key=lambda r: (layer_index(r.layer), r.address))
     return {r.address: r for r in ordered}
 

@@ -8,8 +8,10 @@ off-site replication; the disaster-recovery drill is prose (template `dr-drill.m
 
 from __future__ import annotations
 
+from homelab.lab.backups import volume_backed_up, zfs_lifetime
 from homelab.render.docs.markdown import NONE, by_name, code, md_header, render_template, section, size, table
 from homelab.render.kubernetes.common import sorted_apps
+from homelab.render.kubernetes.velero import schedule_object_name
 
 
 def velero_schedules_for(lab, namespace: str) -> list[str]:
@@ -71,7 +73,7 @@ def _summary(lab) -> str:
                          ("namespaces " + ", ".join(sorted(s.namespaces)) if s.namespaces else "every namespace")
                          + ("" if _velero_on(lab) else " (Velero not enabled)")])
     for z in _by_dataset(b.zfs):
-        rows.append([f"ZFS `{z.dataset}`", z.schedule, f"{z.retention} snapshots",
+        rows.append([f"ZFS `{z.dataset}`", z.schedule, _keep(z),
                      lab.storage.truenas.host if lab.storage.truenas else NONE,
                      "recursive" if z.recursive else "dataset only"])
     rows.append(["Off-site replication", NONE, NONE, b.offsite or "not configured", NONE])
@@ -123,26 +125,58 @@ def _velero(lab) -> str:
               "these schedules take effect once it is.") + "\n\n")
             + table(["Setting", "Value"], [
                 ["Bucket", velero.bucket or NONE], ["S3 URL", velero.s3_url or NONE],
-                ["Credentials (Vault)", f"`{velero.credentials}`"]])
+                ["Credentials (Vault)", f"`{velero.credentials}`"],
+                ["File-system backup (kopia node agent)",
+                 "every pod volume except those left out (opt-out)" if velero.fs_backup == "opt-out"
+                 else "only the volumes chosen (opt-in)"],
+                ["Volumes left out unless they opt in", f"larger than {size(velero.max_volume_size)}"]])
             + "\n"
-            + table(["Schedule", "Cron", "Namespaces", "TTL"], [
-                [s.name, code(s.schedule), ", ".join(sorted(s.namespaces)) or "every namespace", s.ttl]
+            + table(["Schedule", "Cron", "Namespaces", "TTL", "Object (namespace " + lab.platform.velero.namespace + ")"], [
+                [s.name, code(s.schedule), ", ".join(sorted(s.namespaces)) or "every namespace", s.ttl,
+                 code(f"Schedule/{schedule_object_name(s.name)}")]
                 for s in by_name(velero.schedules)]))
+
+
+def _volume(lab, vol) -> str:
+    text = f"{vol.name} {size(vol.size)}"
+    if not _velero_on(lab):
+        return text
+    if volume_backed_up(lab, vol):
+        return text
+    why = "opted out" if vol.backup is False else f"larger than {size(lab.backup.velero.max_volume_size)}"
+    return f"{text} (no file-system backup: {why})"
 
 
 def _app_policies(lab, apps) -> str:
     return table(["App", "Namespace", "Policy", "Persistent volumes"], [
         [a.name, a.namespace, backup_policy(lab, a),
-         ", ".join(f"{v.name} {size(v.size)}" for v in by_name(a.storage)) or NONE]
+         ", ".join(_volume(lab, v) for v in by_name(a.storage)) or NONE]
         for a in apps])
 
 
 def _zfs(lab) -> str:
     if not lab.backup.zfs:
         return "No ZFS snapshot policy declared.\n"
-    return table(["Dataset", "Schedule", "Keep", "Recursive"], [
-        [code(z.dataset), z.schedule, z.retention, "yes" if z.recursive else "no"]
+    out = table(["Dataset", "Schedule", "Keep", "Recursive"], [
+        [code(z.dataset), z.schedule, _keep(z), "yes" if z.recursive else "no"]
         for z in _by_dataset(lab.backup.zfs)], "llrl")
+    if lab.backup.zfs_replication:
+        out += "\nReplication tasks (pushed after each snapshot of their source datasets):\n\n" + table(
+            ["Name", "Source datasets", "Target", "Transport", "Retention"], [
+                [r.name, ", ".join(f"`{d}`" for d in r.source_datasets), f"`{r.target_dataset}`",
+                 r.transport + (f" (`{r.ssh_credentials}`)" if r.ssh_credentials else ""),
+                 r.lifetime if r.retention == "custom" else r.retention]
+                for r in sorted(lab.backup.zfs_replication, key=lambda r: r.name)])
+    nas = lab.storage.truenas
+    out += ("\nApplied through the TrueNAS API at " + f"`{nas.api_url}` by `homelab apply` (layer `nas`).\n"
+            if nas and nas.api_url else "\nSet `storage.truenas.api_url` for `homelab apply` to keep these tasks "
+            "on the NAS (layer `nas`).\n")
+    return out
+
+
+def _keep(z) -> str:
+    value, unit = zfs_lifetime(z)
+    return f"{z.retention} snapshots" if z.retention else f"{value} {unit.lower()}{'s' if value != 1 else ''}"
 
 
 def _dr_drill(lab, apps) -> str:

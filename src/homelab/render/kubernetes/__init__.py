@@ -18,8 +18,8 @@ What this renders (ArgoCD `Application`s that deploy them are rendered by `argoc
 - `monitoring`: `k8s/platform/grafana-admin.yaml`, Grafana's admin login from Vault (external-secrets).
 - `gpu`: `k8s/platform/nvidia-runtimeclass.yaml`, the `nvidia` RuntimeClass GPU pods name.
 - `images`: what some images need besides a port (env, args, a Redis broker), for app-template apps.
-- `velero`: `k8s/platform/velero-credentials.yaml` (its S3 credentials, likewise) and
-  `k8s/platform/velero-schedules.yaml`, Velero `Schedule`s (lab.backup.velero + per-app backups).
+- `velero`: `k8s/platform/velero-credentials.yaml` (its S3 credentials, likewise); Velero's `Schedule`s
+  are values of its chart (lab.backup.velero + per-app backups).
 - `platform`: the platform's Helm releases and `<values_path>/platform/<release>.yaml`.
 - `charts`: the values homelab gives each chart (one table, `CHART_VALUES`) and `<values_path>/<app>.yaml`,
   each in its chart's own values shape (bjw-s app-template v4, otwld ollama, pajikos home-assistant,
@@ -67,7 +67,6 @@ def render(doc) -> Iterable[RenderedFile]:
         *monitoring.files(lab),
         *gpu.files(lab),
         *external_secrets.app_secret_files(lab),
-        *velero.schedule_files(lab),
         *platform.files(lab),
         *charts.app_values_files(lab),
     ]

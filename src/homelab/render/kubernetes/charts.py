@@ -58,7 +58,7 @@ from homelab.render.kubernetes.pieces import (
     secret_key_ref,
 )
 from homelab.render.kubernetes.storage import csi_classes, driver_config_secret, truenas_verified
-from homelab.render.kubernetes.velero import VELERO_CREDENTIALS
+from homelab.render.kubernetes.velero import VELERO_CREDENTIALS, fs_backup_annotations, velero_schedules
 from homelab.render.serializers import LiteralStr, dump_yaml
 
 # velero/velero-plugin-for-aws minor line paired with Velero 1.18 (1.14 <-> plugin 1.10, ... 1.18 <-> 1.14).
@@ -75,10 +75,13 @@ def app_template(lab, app) -> dict:
     extra = image_settings(lab, app)
     env = {**extra.env, **env_map(app)}
     container = compact({"image": image(app), "args": extra.args, "env": env, "resources": resources(app)})
+    # app-template 4.1.1 controllers.<c>.pod.annotations: the pod's annotations; each persistence item is the pod
+    # volume of the same name (common 4.1.1 lib/pod/_volumes.tpl).
+    backup = fs_backup_annotations(lab, app)
     controller = compact({
         # an RWO volume cannot be attached to two pods at once
         "strategy": "Recreate" if any(v.access_mode == "ReadWriteOnce" for v in app.storage) else None,
-        "pod": gpu_scheduling(lab, app),
+        "pod": compact({**gpu_scheduling(lab, app), "annotations": backup}),
         "containers": {"main": container},
     })
     services = {"main": {"controller": "main", "ports": {"http": {"port": app.port}}}} if app.port else {}
@@ -116,6 +119,8 @@ def ollama(lab, app) -> dict:
         **gpu_scheduling(lab, app),
         "extraEnv": env_list(app),
         "ingress": helm_create_ingress(lab, app),
+        # ollama 1.77.0 templates/deployment.yaml: podAnnotations; the model volume is the pod volume ollama-data.
+        "podAnnotations": fs_backup_annotations(lab, app, lambda vol: "ollama-data", first_only=True),
         "persistentVolume": enabled_claim(vol, access_modes=True),
     })
 
@@ -132,6 +137,10 @@ def home_assistant(lab, app) -> dict:
         **gpu_scheduling(lab, app, runtime_class=False),  # the chart has no runtimeClassName value
         "ingress": helm_create_ingress(lab, app),
         "configuration": {"enabled": True, "trusted_proxies": [pod_cidr]} if app.ingress else None,
+        # home-assistant 0.3.72 templates/statefulset.yaml: podAnnotations; the volume is the volumeClaimTemplate
+        # named by the chart's fullname (the release name when it contains "home-assistant").
+        "podAnnotations": fs_backup_annotations(lab, app, lambda vol: _chart_fullname(app.name, "home-assistant"),
+                                                first_only=True),
         "persistence": enabled_claim(first_volume(app)),
     })
 
@@ -152,6 +161,8 @@ def pihole(lab, app) -> dict:
         "resources": resources(app),
         **gpu_scheduling(lab, app, runtime_class=False),
         "ingress": ingress if app.ingress else None,
+        # pihole 2.38.0 templates/deployment.yaml: podAnnotations; the claim is the pod volume `config`.
+        "podAnnotations": fs_backup_annotations(lab, app, lambda vol: "config", first_only=True),
         "persistentVolumeClaim": enabled_claim(first_volume(app), access_modes=True),
         # pihole 2.38.0 templates/configmap.yaml: dnsmasq.additionalHostsEntries become /etc/addn-hosts, which
         # 02-custom.conf loads (addn-hosts=; dnsmasq.d is read with enableCustomDnsMasq, the default). Hosts-file
@@ -174,8 +185,15 @@ def helm_create(lab, app) -> dict:
         "resources": resources(app),
         **gpu_scheduling(lab, app),
         "ingress": helm_create_ingress(lab, app),
+        # `helm create` charts: podAnnotations; the pod volume's name is the chart's own (assumed: the volume's).
+        "podAnnotations": fs_backup_annotations(lab, app, first_only=True),
         "persistence": enabled_claim(first_volume(app)),
     })
+
+
+def _chart_fullname(release: str, chart: str) -> str:
+    """The `<chart>.fullname` helper of `helm create` charts: the release name when it contains the chart's."""
+    return release if chart in release else f"{release}-{chart}"[:63].rstrip("-")
 
 
 # -------------------------------------------------------------------------------- platform charts
@@ -294,6 +312,10 @@ def velero(lab, variant=None) -> dict:
             # velero 12.1.0 templates/backupstoragelocation.yaml: caCert, a base64-encoded PEM bundle.
             location["caCert"] = base64.b64encode(ca_cert.strip().encode() + b"\n").decode()
         values["configuration"] = {"backupStorageLocation": [{**location, "config": config}]}
+    schedules = velero_schedules(lab)
+    if schedules:
+        # velero 12.1.0 values schedules.<name>: rendered by templates/schedule.yaml as Schedule objects.
+        values["schedules"] = schedules
     return values
 
 

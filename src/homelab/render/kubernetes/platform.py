@@ -26,7 +26,7 @@ from homelab.render.kubernetes.storage import (
     democratic_csi_on,
     driver_config_secret,
 )
-from homelab.render.kubernetes.velero import VELERO_CREDENTIALS
+from homelab.render.kubernetes.velero import VELERO_CREDENTIALS, VELERO_RELEASE
 
 OPERATORS = ("external_secrets", "metallb", "cert_manager")
 
@@ -96,7 +96,7 @@ def platform_releases(lab) -> list[Release]:
     if p.velero.enabled:
         requires = [] if eso else [
             f"Secret {p.velero.namespace}/{VELERO_CREDENTIALS} with key cloud (AWS credentials file)"]
-        add("velero", "velero", "Velero: Kubernetes backups to S3-compatible storage", requires=requires)
+        add("velero", VELERO_RELEASE, "Velero: Kubernetes backups to S3-compatible storage", requires=requires)
     return sorted(out, key=lambda r: r.name)
 
 

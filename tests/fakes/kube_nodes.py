@@ -34,6 +34,7 @@ What it simulates beyond the API (the parts a real cluster's agents do)
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from fakes.kube_apiserver import FakeKubeApiServer, ResourceType
@@ -182,6 +183,15 @@ class FakeKubeCluster(FakeKubeApiServer):
                 and all((o["metadata"].get("labels") or {}).get(k) == v for k, v in match.items())]
 
     # ------------------------------------------------------------------ routing
+    def handle(self, method, raw_path, headers, body):
+        """As the base server; every request also gets `time_ns` (ordering against what hosts recorded)."""
+        start, seen = time.time_ns(), len(self.requests)
+        try:
+            return super().handle(method, raw_path, headers, body)
+        finally:
+            for r in self.requests[seen:]:
+                r.time_ns = start
+
     def _route(self, method, path, queries, content_type, body, user):
         segs = [s for s in path.split("/") if s]
         if segs[:2] == ["api", "v1"] and (("nodes" in segs[2:3]) or segs[2:3] == ["pods"] or

@@ -71,6 +71,10 @@ class K3s(Model):
         description="Vault secret 'path#field' holding the cluster join token.",
     )
     upgrade: K3sUpgrade = Field(default_factory=K3sUpgrade)
+    install_script_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$",
+        description="Where the K3s install script is downloaded from (default https://get.k3s.io): a mirror of "
+        "it for a lab without internet access. It installs INSTALL_K3S_VERSION = clusters.k3s.version.")
     install_source: str | None = Field(
         default=None, description="Local path or mirror URL of the k3s binary and images (air-gapped install)."
     )

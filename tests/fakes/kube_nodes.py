@@ -45,6 +45,8 @@ NODE = ResourceType("", "v1", "Node", "nodes", False, ("no",), status_subresourc
 POD = ResourceType("", "v1", "Pod", "pods", True, ("po",), status_subresource=True)
 PDB = ResourceType("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",),
                    status_subresource=True)
+ETCD_REMOVE, ETCD_REMOVED = "etcd.k3s.cattle.io/remove", "etcd.k3s.cattle.io/removed-node-name"
+ETCD_NAME, ETCD_ADDRESS = "etcd.k3s.cattle.io/node-name", "etcd.k3s.cattle.io/node-address"
 SERVER_ROLES = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/etcd",
                 "node-role.kubernetes.io/master")
 
@@ -67,8 +69,11 @@ class FakeKubeCluster(FakeKubeApiServer):
                                  "kubelet is posting ready status" if ready else "container runtime is down")]
         if server:
             conditions.append(_voter(True))
-        obj = {"apiVersion": "v1", "kind": "Node",
-               "metadata": self._meta(name, None, labels), "spec": {},
+        meta = self._meta(name, None, labels)
+        if server:  # what k3s's etcd sets on a member's node (pkg/etcd NodeNameAnnotation, NodeAddressAnnotation)
+            meta["annotations"] = {ETCD_NAME: f"{name}-{uuid.uuid5(uuid.NAMESPACE_DNS, name).hex[:8]}",
+                                   ETCD_ADDRESS: "10.0.0.1"}
+        obj = {"apiVersion": "v1", "kind": "Node", "metadata": meta, "spec": {},
                "status": {"conditions": conditions, "nodeInfo": _node_info(name, version)}}
         with self._lock:
             self._objects[("", "nodes", "", name)] = obj
@@ -203,7 +208,30 @@ class FakeKubeCluster(FakeKubeApiServer):
             return self._evict(segs[3], segs[5], body)
         if method == "GET" and segs == ["api", "v1", "pods"] and "fieldSelector" in queries:
             return 200, self._pods_on_node(queries)
-        return super()._route(method, path, queries, content_type, body, user)
+        answer = super()._route(method, path, queries, content_type, body, user)
+        if method == "PATCH" and segs[:3] == ["api", "v1", "nodes"] and len(segs) == 4:
+            self._etcd_member_controller(segs[3])
+        return answer
+
+    def _etcd_member_controller(self, name: str) -> None:
+        """k3s pkg/etcd/member_controller.go: `etcd.k3s.cattle.io/remove: "true"` on an etcd node removes its
+        member -- then `removed-node-name` is set and the node-name/address annotations go; etcd refuses to
+        remove its last voting member, and K3s clears the remove annotation instead."""
+        node = self._objects.get(("", "nodes", "", name))
+        annotations = (node or {}).get("metadata", {}).get("annotations") or {}
+        if node is None or annotations.get(ETCD_REMOVE, "").lower() != "true" or ETCD_REMOVED in annotations:
+            return
+        if "node-role.kubernetes.io/etcd" not in node["metadata"]["labels"]:
+            return
+        voters = [o for (g, p, _, n), o in self._objects.items() if (g, p) == ("", "nodes") and n != name
+                  and any(c["type"] == "EtcdIsVoter" and c["status"] == "True" for c in o["status"]["conditions"])]
+        if not voters:
+            del annotations[ETCD_REMOVE]
+        else:
+            annotations[ETCD_REMOVED] = annotations.pop(ETCD_NAME, name)
+            annotations.pop(ETCD_ADDRESS, None)
+            _set_condition(node, _voter(False))
+        node["metadata"]["resourceVersion"] = self._next_rv()
 
     def _pods_on_node(self, queries) -> dict:
         selector = queries["fieldSelector"][-1]

@@ -54,13 +54,14 @@ class Session:
     workdir: Path
     state_dir: Path
 
-    def plan(self, *, targets=(), prune: bool = False) -> Plan:
+    def plan(self, *, targets=(), prune: bool = False, destroy=()) -> Plan:
         from homelab.plan.planner import make_plan
 
         state = self.store.resources()
         self._keep_allocations(state)
         return make_plan(self.doc, state=state, serial=self.store.serial(), engines=self.engines,
-                         ctx=self.ctx, workdir=str(self.workdir), targets=targets, prune=prune)
+                         ctx=self.ctx, workdir=str(self.workdir), targets=targets, prune=prune,
+                         destroy=tuple(destroy))
 
     def _keep_allocations(self, state: dict) -> None:
         """Sticky allocations (lab/lock.py): VMs in state keep what they were given (adopted into the lock

@@ -62,7 +62,7 @@ STATE = {"debug": False}
 # lazily (LazyGroup). A test fails when a module under cli/ that defines commands is missing here.
 COMMAND_MODULES = (
     "check", "inventory", "schema", "init", "explain", "render", "plan", "apply", "up",
-    "vault", "secrets", "vm", "app", "cluster", "node", "sandbox", "state", "validate", "charts", "upgrade",
+    "vault", "secrets", "vm", "app", "cluster", "node", "sandbox", "state", "validate", "charts", "upgrade", "destroy",
 )
 
 

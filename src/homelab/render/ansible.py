@@ -342,7 +342,7 @@ def group_vars_vault(doc) -> dict:
 # --------------------------------------------------------------------------------------------- assets
 # Asset path prefix -> the part of the lab it is for; rendered only when the lab has that part.
 PARTS = {
-    "roles/k3s/": "k3s", "playbooks/k3s.yml": "k3s",
+    "roles/k3s/": "k3s", "playbooks/k3s.yml": "k3s", "playbooks/k3s-uninstall.yml": "k3s",
     "roles/elasticsearch/": "elasticsearch", "playbooks/elasticsearch.yml": "elasticsearch",
     "playbooks/elasticsearch-rolling-upgrade.yml": "elasticsearch",
     "roles/kibana/": "kibana", "playbooks/kibana.yml": "kibana",

@@ -74,3 +74,19 @@ def evict(client: KubeClient, namespace: str, name: str) -> Eviction:
             return Eviction("blocked", "; ".join(said) or exc.body.get("message") or "429 TooManyRequests")
         raise
     return Eviction("evicted")
+
+
+def annotate(client: KubeClient, name: str, annotations: dict) -> dict:
+    return client.request("PATCH", f"/api/v1/nodes/{quote(name, safe='')}",
+                          body={"metadata": {"annotations": annotations}}, content_type=MERGE_PATCH)[1]
+
+
+def delete_node(client: KubeClient, name: str) -> bool:
+    """DELETE the Node object; False when it was not there."""
+    try:
+        client.request("DELETE", f"/api/v1/nodes/{quote(name, safe='')}")
+    except KubeApiError as exc:
+        if exc.code == 404:
+            return False
+        raise
+    return True

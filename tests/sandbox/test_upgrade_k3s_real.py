@@ -176,3 +176,24 @@ def test_the_lab_names_v135_and_keeps_its_comment(runs, env):
     proc = cli("upgrade", "k3s", "--to", V35, str(env["lab"]), "-y", "--kubeconfig", str(env["kubeconfig"]),
                **env["env"])
     assert proc.returncode == 0 and "nothing to upgrade" in proc.stderr
+
+
+def test_node_remove_uninstalls_k3s_for_real_and_leaves_the_others(runs, env):
+    """`homelab node remove k4`: drained, out of the lab, the role's uninstall path over SSH, Node deleted."""
+    hosts = env["sb"].hosts
+    before = {n: standin_records(hosts[n]) for n in SERVERS}
+    proc = cli("node", "remove", "k4", str(env["lab"]), "-y", "--kubeconfig", str(env["kubeconfig"]), **env["env"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "deleted k3s_agent.k4" in proc.stdout and "Node object deleted" in proc.stdout
+    gone = hosts["k4"].run("test ! -e /usr/local/bin/k3s && test ! -e /etc/rancher/k3s && "
+                           "test ! -e /var/lib/rancher/k3s && ! test -s /run/k3s-agent.pid")
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert "k3s" not in hosts["k4"].run("ps -eo args").stdout.replace("sshd", "")
+    for name in SERVERS:  # the servers were not touched
+        assert standin_records(hosts[name]) == before[name]
+        assert hosts[name].run("/usr/local/bin/k3s-detached status k3s").returncode == 0
+    text = env["lab"].read_text()
+    assert "k4" not in text.split("clusters:")[1] and "name: k4" not in text
+    assert env["fake"].get_object("v1", "Node", "k4") is None
+    again = cli("node", "remove", "k4", str(env["lab"]), "-y", "--kubeconfig", str(env["kubeconfig"]), **env["env"])
+    assert again.returncode == 2 and "not a K3s node" in again.stderr

@@ -52,17 +52,23 @@ def remove(env, name):
     client = upgrade_k3s.kube_client(doc, env["kubeconfig"])
     order: list[str] = []
 
-    def edit():
-        order.append("edit")
-        commit_edit(doc, remove_vm(doc, env["path"].read_text(), name).text, render=True, out=str(env["dir"]))
+    def edit(what):
+        order.append(f"edit {what}")
+        now = reload(doc, env["path"].read_text())
+        text = env["path"].read_text()
+        new = remove_node.without_node(now, text, name) if what == "cluster" else remove_vm(now, text, name).text
+        commit_edit(now, new, render=True, out=str(env["dir"]))
 
-    def apply_deletes():
+    def apply_deletes(pattern):
         deleted_before = any(r.method == "DELETE" for r in env["fake"].requests)
-        order.append("apply after a DELETE" if deleted_before else "apply")
         edited = reload(doc, env["path"].read_text())
+        # what the rendered inventory holds when the uninstall runs
+        inventory = (env["dir"] / "ansible" / "inventory.yml").read_text()
+        order.append(f"apply {pattern}" + (" after a DELETE" if deleted_before else "")
+                     + (f" ({name} in the inventory)" if f"{name}:" in inventory else ""))
         s = open_session(edited, state_dir=env["dir"] / "state", workdir=env["dir"], engines=lookup(env["engines"]))
         try:
-            return remove_node.targeted_deletes(s, name)
+            return remove_node.targeted_deletes(s, pattern)
         finally:
             s.close()
 
@@ -96,7 +102,8 @@ def test_remove_an_agent_deletes_exactly_its_addresses_and_the_node(lab):
     assert result.node_deleted and lab["fake"].get_object("v1", "Node", "k4") is None
     text = lab["path"].read_text()
     assert "name: k4" not in text and "agents: []" in text and "# the upgrade tests' lab" in text
-    assert order[0] == "edit" and order[1] == "apply"  # the Node object goes after the uninstall
+    # out of the cluster's lists, uninstalled while still in the inventory, then the VM goes; the Node last
+    assert order == ["edit cluster", "apply k3s_*.k4 (k4 in the inventory)", "edit vm", "apply *.k4"]
 
 
 def test_remove_a_server_leaves_etcd_before_the_uninstall(lab):
@@ -123,11 +130,13 @@ def test_a_failed_uninstall_stops_and_the_rerun_finishes(lab):
     with pytest.raises(EngineError, match="removing k4") as exc:
         remove(lab, "k4")
     assert "again" in exc.value.hint
-    assert "name: k4" not in lab["path"].read_text()  # the lab was edited; state still holds the node
+    text = lab["path"].read_text()  # out of the cluster's lists; the VM is still there, state holds the node
+    assert "agents: []" in text and "name: k4" in text
     assert lab["fake"].get_object("v1", "Node", "k4") is not None
     lab["engines"]["ansible"].fail = set()
     result, order = remove(lab, "k4")
-    assert order == ["apply"] and sorted(result.deleted) == ["host.k4", "k3s_agent.k4", "proxmox_vm.k4"]
+    assert order == ["apply k3s_*.k4 (k4 in the inventory)", "edit vm", "apply *.k4"]
+    assert sorted(result.deleted) == ["host.k4", "k3s_agent.k4", "proxmox_vm.k4"]
     assert result.node_deleted
 
 

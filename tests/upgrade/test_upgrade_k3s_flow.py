@@ -136,6 +136,7 @@ def test_v133_to_v135_node_by_node_with_drain_and_uncordon_in_order(tmp_path, cl
     assert "k3s_version: v1.35.0+k3s1" in (tmp_path / "ansible" / "group_vars" / "k8s.yml").read_text()
     record = json.loads((tmp_path / ".homelab" / "upgrade-k3s.json").read_text())
     assert record["finished"] and len(record["done"]) == 8
+    assert "k3s_version: v1.35.0+k3s1" in (tmp_path / "homelab.lock").read_text()  # what runs now
 
 
 def test_a_budget_that_allows_no_eviction_stops_the_drain_naming_it_and_a_rerun_resumes(tmp_path, cluster):
@@ -206,6 +207,18 @@ def test_crashloop_in_kube_system_after_a_node_stops_the_upgrade(tmp_path, clust
     assert "kube-system/coredns-1: main is in CrashLoopBackOff" in exc.value.message
     assert installer.calls == [(("k1",), V34)]
     assert not cluster.node("k1")["spec"].get("unschedulable")  # it came back; the cluster did not
+
+
+def test_a_hand_bump_of_two_minors_is_an_error_of_check(tmp_path):
+    from homelab.lab.lock import lock_text
+
+    path = write_lab(tmp_path)
+    (tmp_path / "homelab.lock").write_text(lock_text({}, k3s_version=V33))
+    assert [d.rule for d in homelab.check(homelab.load(str(path))) if d.severity.value == "error"] == []
+    path.write_text(path.read_text().replace(f"version: {V33}", f"version: {V35}"))
+    errors = [d for d in homelab.check(homelab.load(str(path))) if d.rule == "k3s-version-skip"]
+    assert len(errors) == 1 and "2 minor versions ahead of the K3s the lab runs (v1.33.4+k3s1" in errors[0].message
+    assert f"homelab upgrade k3s --to {V35}" in errors[0].hint
 
 
 def test_a_different_target_while_one_is_in_progress_is_refused(tmp_path, cluster):

@@ -99,15 +99,21 @@ def remove(
     confirm(yes, doing="remove", question=f"Drain {name}, uninstall K3s and destroy its VM?",
             hint=f"pass -y to remove {name}")
 
-    def edit():
-        commit_edit(doc, remove_vm(doc, Path(doc.file).read_text(encoding="utf-8"), name).text, render=True, out=out)
+    def current():
+        return reload(doc, Path(doc.file).read_text(encoding="utf-8"))
 
-    def apply_deletes():
-        edited = reload(doc, Path(doc.file).read_text(encoding="utf-8"))
+    def edit(what: str):
+        now = current()
+        text = Path(doc.file).read_text(encoding="utf-8")
+        new = remove_node.without_node(now, text, name) if what == "cluster" else remove_vm(now, text, name).text
+        commit_edit(now, new, render=True, out=out)
+
+    def apply_deletes(pattern: str):
+        edited = current()
         rendered = render_into(edited, out)
         s = open_session(edited, state_dir=state_dir, workdir=rendered.out_dir)
         try:
-            return remove_node.targeted_deletes(s, name)
+            return remove_node.targeted_deletes(s, pattern)
         finally:
             s.close()
 

@@ -11,11 +11,12 @@ remove, in this order (each step safe to run again: a re-run after a failure pic
 3. a server leaves etcd first: the node is annotated `etcd.k3s.cattle.io/remove: "true"`, which K3s's
    etcd member controller answers by removing the member and setting `etcd.k3s.cattle.io/removed-node-name`
    (k3s pkg/etcd/member_controller.go; if etcd refuses, K3s clears the annotation instead);
-4. the lab is edited: the VM leaves `vms` and every member list (ops/add_vm.remove_vm, comments kept),
-   and rendered;
-5. the targeted plan of the VM's addresses is applied: `k3s_server|k3s_agent.NAME` (the k3s role's
-   uninstall path, playbooks/k3s-uninstall.yml), `host.NAME`, `proxmox_vm.NAME` (Terraform destroys the
-   VM) -- deletions only, in the graph's reverse order;
+4. the lab is edited: the node leaves `clusters.k3s` (servers/agents/GPU nodes; comments kept), and the
+   targeted plan `k3s_*.NAME` is applied: its delete runs the k3s role's uninstall path
+   (playbooks/k3s-uninstall.yml), the VM still being in the inventory;
+5. the lab is edited again: the VM leaves `vms` (ops/add_vm.remove_vm), and the targeted plan of its
+   remaining addresses (`host.NAME`, `proxmox_vm.NAME`: Terraform destroys the VM) is applied --
+   deletions only, in the graph's reverse order;
 6. the Node object is deleted from the cluster.
 """
 
@@ -116,10 +117,20 @@ def leave_etcd(client, name: str, *, say, clock: Clock, timeout: float) -> bool:
         clock.sleep(clock.poll)
 
 
-def remove_node(doc, name: str, *, client, state: dict, edit: Callable[[], object], apply_deletes: Callable[[], list],
-                say=lambda m: None, clock: Clock | None = None) -> NodeRemoval:
-    """The steps above; `edit()` commits the lab edit (skipped when the VM is gone from the lab already),
-    `apply_deletes()` applies the VM's targeted deletions and returns the addresses deleted."""
+def without_node(doc, text: str, name: str) -> str:
+    """The lab text with NAME out of clusters.k3s (servers, agents, GPU nodes), the VM kept."""
+    from homelab.lab.edit import LabEditor
+
+    ed = LabEditor(text, doc.file)
+    for path in (("clusters", "k3s", "servers"), ("clusters", "k3s", "agents"), ("clusters", "k3s", "gpu", "nodes")):
+        ed.remove_from_list(path, name)
+    return ed.dumps()
+
+
+def remove_node(doc, name: str, *, client, state: dict, edit: Callable[[str], object],
+                apply_deletes: Callable[[str], list], say=lambda m: None, clock: Clock | None = None) -> NodeRemoval:
+    """The steps above. `edit("cluster")` / `edit("vm")` commit the two lab edits (each skipped when done
+    already); `apply_deletes(pattern)` applies the targeted deletions and returns the addresses deleted."""
     from homelab.engines.kubernetes import nodes as api
 
     clock = clock or Clock()
@@ -133,10 +144,14 @@ def remove_node(doc, name: str, *, client, state: dict, edit: Callable[[], objec
         if role == "server":
             timeout = doc.lab.clusters.k3s.upgrade.ready_timeout if doc.lab.clusters.k3s else 600
             result.left_etcd = leave_etcd(client, name, say=say, clock=clock, timeout=timeout)
-    if in_lab:
-        edit()
+    k3s = doc.lab.clusters.k3s
     try:
-        result.deleted = apply_deletes()
+        if k3s and name in [*k3s.servers, *k3s.agents]:
+            edit("cluster")
+        result.deleted = apply_deletes(f"k3s_*.{name}")
+        if in_lab:
+            edit("vm")
+        result.deleted += apply_deletes(f"*.{name}")
     except HomelabError as exc:
         raise EngineError(f"removing {name}: {exc.message}", f"fix the cause and run `homelab node remove {name}` "
                           "again: it goes on from here") from None
@@ -146,12 +161,12 @@ def remove_node(doc, name: str, *, client, state: dict, edit: Callable[[], objec
     return result
 
 
-def targeted_deletes(session, name: str) -> list[str]:
-    """Plan the deletions of every address of the VM (`*.NAME`) and apply them; the addresses deleted."""
+def targeted_deletes(session, pattern: str) -> list[str]:
+    """Plan the deletions the pattern selects (`k3s_*.NAME`, `*.NAME`), apply them; the addresses deleted."""
     from homelab.errors import UsageError as _Usage
 
     try:
-        plan = session.plan(targets=[f"*.{name}"])
+        plan = session.plan(targets=[pattern])
     except _Usage:
         return []  # nothing of it in the lab or the state any more
     plan.changes = [c for c in plan.changes if c.action == "delete"]

@@ -272,8 +272,14 @@ class Upgrade:
 
 def finish(doc, plan: UpgradePlan, record: Record, *, out=None):
     """Every node runs the target: set clusters.k3s.version in the lab (comments kept) and render it."""
+    from homelab.lab import lock
+    from homelab.lab.edit import write_atomic
     from homelab.ops.edit_lab import commit_edit
 
+    if doc.lock_file is not None:  # what runs now (the k3s-version-skip check compares the lab with it)
+        text = lock.lock_update(doc.lock_file, doc.lock, doc.file, plan.target)
+        if text is not None:
+            write_atomic(doc.lock_file, text)
     committed = commit_edit(doc, with_version(doc, plan.target), render=True, out=out)
     record.data["finished"] = True
     record.save()

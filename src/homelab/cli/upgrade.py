@@ -22,7 +22,8 @@ from homelab.cli.options import (
     YesOption,
 )
 
-upgrade_app = typer.Typer(help="Upgrades: K3s, one minor version at a time, node by node.", no_args_is_help=True)
+upgrade_app = typer.Typer(help="Upgrades: K3s (one minor version at a time, node by node) and app charts.",
+                          no_args_is_help=True)
 
 
 def _show(plan, fmt: str) -> None:
@@ -84,6 +85,57 @@ def k3s(
         return
     emit(f"upgrade k3s: every node runs {plan.target} ({len(run.upgraded)} step(s) run, {len(run.skipped)} "
          f"found done); {doc.file}: clusters.k3s.version = {plan.target}")
+
+
+def _show_app(r) -> None:
+    emit(f"upgrade app {r.app}: {r.chart} {r.old} → {r.new}, both templated with the app's values")
+    kinds = {k: [c for c in r.defaults if c.kind == k] for k in ("removed", "changed", "added")}
+    emit(f"  the chart's defaults (values.yaml): {len(kinds['removed'])} removed, {len(kinds['changed'])} "
+         f"changed, {len(kinds['added'])} added")
+    for c in kinds["removed"]:
+        emit(f"    - {c.key} (was {c.old!r})")
+    for c in kinds["changed"]:
+        emit(f"    ~ {c.key}: {c.old!r} → {c.new!r}")
+    for c in kinds["added"]:
+        emit(f"    + {c.key}: {c.new!r}")
+    if r.keys_gone:
+        emit(f"  your values the new chart's values.yaml no longer has: {', '.join(r.keys_gone)}")
+    if r.now_ignored:
+        emit(f"  your values that shaped {r.old}'s output and change nothing in {r.new}'s: {', '.join(r.now_ignored)}")
+    for what, names in r.objects.items():
+        if names:
+            emit(f"  objects {what}: {', '.join(names)}")
+
+
+@upgrade_app.command("app")
+def app(
+    name: str = typer.Argument(..., help="The app (apps[].name)."),
+    to: str = typer.Option(..., "--to", help="The chart version to move to."),
+    file: str = typer.Option("homelab.yaml", "--lab", "-l", help="The lab file."),
+    plan_only: bool = typer.Option(False, "--plan-only", help="Show the differences; do not edit the lab."),
+    out: str = RenderOutOption,
+    fmt: str = FormatOption,
+    state_dir: str = StateDirOption,
+):
+    """Move an app to another chart version: edits the lab, shows what the new chart does with the same values."""
+    check_format(fmt)
+    from homelab.charts.cache import ChartCache, default_dir
+    from homelab.charts.template import DiskCache
+    from homelab.cli._run import warn_findings
+    from homelab.ops import upgrade_app as ops
+
+    doc = load_or_exit(file, fmt)
+    warn_findings(ops.validate_edit(doc, ops.edited_text(doc, name, to)), fmt)
+    cache_dir = default_dir(state_dir)
+    result = ops.compare(doc, name, to, ChartCache(cache_dir), DiskCache(cache_dir.parent / "cache"))
+    if not plan_only:
+        ops.commit(doc, result, out=out)
+    if fmt == "json":
+        emit_json({**result.to_json(), "lab_edited": not plan_only})
+        return
+    _show_app(result)
+    if not plan_only:
+        emit(f"{doc.file}: apps[{name}].chart.version = {to} (rendered). Run `homelab plan` to see the change.")
 
 
 def register(app: typer.Typer) -> None:

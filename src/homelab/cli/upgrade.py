@@ -1,9 +1,12 @@
-"""`homelab upgrade k3s --to VERSION [FILE]`: roll a K3s version through the cluster, gated and resumable.
+"""`homelab upgrade k3s --to VERSION [FILE]` and `homelab upgrade app NAME --to VERSION`.
+
+k3s: roll a K3s version through the cluster, gated and resumable.
 
 Shows the plan (the versions, one minor at a time; servers one by one, then agent batches), asks, then
 runs it (homelab/ops/upgrade_k3s.py): per node cordon, drain (PodDisruptionBudgets honoured), the pinned
 install through the k3s role, wait for Ready with the new version, uncordon, health gates. Stops at the
 first failed gate (exit 3); the same command resumes. On success the lab's clusters.k3s.version is edited.
+app: a chart version edit, with old and new chart templated with the same values (homelab/ops/upgrade_app.py).
 """
 
 from __future__ import annotations

@@ -197,3 +197,28 @@ def test_node_remove_uninstalls_k3s_for_real_and_leaves_the_others(runs, env):
     assert env["fake"].get_object("v1", "Node", "k4") is None
     again = cli("node", "remove", "k4", str(env["lab"]), "-y", "--kubeconfig", str(env["kubeconfig"]), **env["env"])
     assert again.returncode == 2 and "not a K3s node" in again.stderr
+
+
+def test_destroy_clusters_lists_and_uninstalls_exactly_the_nodes_for_real(runs, env):
+    """`homelab destroy --layer clusters`: the plan lists the three servers left in state, the typed name is
+    required, and the role's uninstall path runs on each of them -- nothing else is in the plan or changes."""
+    hosts = env["sb"].hosts
+    args = ("destroy", str(env["lab"]), "--layer", "clusters")
+    listed = cli(*args, "--plan-only", **env["env"])
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "destroy: 3 resource(s) of clusters will be deleted" in listed.stderr
+    for name in SERVERS:
+        assert f"k3s_server.{name}" in listed.stdout
+    refused = cli(*args, "--yes-destroy", "not-the-lab", **env["env"])
+    assert refused.returncode == 2
+    assert all(h.run("test -x /usr/local/bin/k3s").returncode == 0 for n, h in hosts.items() if n in SERVERS)
+    name = yaml.safe_load(env["lab"].read_text())["name"]
+    done = cli(*args, "--yes-destroy", name, **env["env"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    for server in SERVERS:
+        gone = hosts[server].run("test ! -e /usr/local/bin/k3s && test ! -e /etc/rancher/k3s && "
+                                 "! /usr/local/bin/k3s-detached status k3s 2>/dev/null")
+        assert gone.returncode == 0, (server, gone.stdout, gone.stderr)
+        assert hosts[server].run("test -e /etc/hostname").returncode == 0  # the host itself is left alone
+    again = cli(*args, "--plan-only", **env["env"])
+    assert again.returncode == 0 and "nothing of clusters is in state or live" in again.stderr

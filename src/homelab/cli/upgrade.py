@@ -141,5 +141,48 @@ def app(
         emit(f"{doc.file}: apps[{name}].chart.version = {to} (rendered). Run `homelab plan` to see the change.")
 
 
+@upgrade_app.command("elasticsearch")
+def elasticsearch(
+    to: str = typer.Option(..., "--to", help="The Elasticsearch version to end at, e.g. 8.19.2."),
+    file: str = LabArg,
+    plan_only: bool = typer.Option(False, "--plan-only", help="Show the plan and stop."),
+    yes: bool = YesOption,
+    out: str = RenderOutOption,
+    fmt: str = FormatOption,
+    state_dir: str = StateDirOption,
+):
+    """Rolling upgrade of Elasticsearch: data nodes first, masters last, the role's allocation and health gates."""
+    check_format(fmt)
+    from homelab.cli._run import confirm, warn_findings
+    from homelab.ops import cluster, upgrade_es
+    from homelab.ops.pipeline import require_clean
+
+    doc = load_or_exit(file, fmt)
+    warn_findings(require_clean(doc), fmt)
+    plan = upgrade_es.plan_es_upgrade(doc, to)
+    if fmt != "json":
+        emit(f"upgrade elasticsearch: {plan.current} → {plan.target}, {len(plan.steps)} node(s) one at a time:",
+             sys.stderr)
+        for i, step in enumerate(plan.steps, 1):
+            emit(f"  {i}. {step.node} ({step.role}): allocation primaries, flush, upgrade, rejoin, allocation "
+                 "all, wait for no initializing/relocating shards", sys.stderr)
+    if plan_only or not plan.steps:
+        if fmt == "json":
+            emit_json({"plan": plan.to_json()})
+        return
+    cluster.require_ssh(doc, "upgrade elasticsearch")
+    confirm(yes, doing="upgrade", question=f"Upgrade Elasticsearch to {plan.target}?", hint="review the plan and pass -y")
+
+    def say(message: str) -> None:
+        emit(f"  | {message}", sys.stderr)
+
+    done = upgrade_es.upgrade(doc, plan, run_node=upgrade_es.playbook_runner(doc, out=out, progress=say),
+                              state_dir=state_dir, out=out, say=say)
+    if fmt == "json":
+        emit_json({"plan": plan.to_json(), "upgraded": done})
+        return
+    emit(f"upgrade elasticsearch: {len(done)} node(s) upgraded; {doc.file}: clusters.elasticsearch.version = {to}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(upgrade_app, name="upgrade")

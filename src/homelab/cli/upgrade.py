@@ -17,7 +17,10 @@ import typer
 
 from homelab.cli._output import check_format, emit, emit_json, load_or_exit
 from homelab.cli.options import (
+    AddressOption,
+    EmbeddedOption,
     FormatOption,
+    KeysOption,
     LabArg,
     RenderOutOption,
     StateDirOption,
@@ -182,6 +185,49 @@ def elasticsearch(
         emit_json({"plan": plan.to_json(), "upgraded": done})
         return
     emit(f"upgrade elasticsearch: {len(done)} node(s) upgraded; {doc.file}: clusters.elasticsearch.version = {to}")
+
+
+@upgrade_app.command("vault")
+def vault(
+    to: str = typer.Option(..., "--to", help="The Vault/OpenBao version to move to."),
+    file: str = typer.Option("homelab.yaml", "--lab", "-l", help="The lab file."),
+    address: str = AddressOption,
+    embedded: bool = EmbeddedOption,
+    keys_file: str = KeysOption,
+    yes: bool = YesOption,
+    out: str = RenderOutOption,
+    fmt: str = FormatOption,
+    state_dir: str = StateDirOption,
+):
+    """Upgrade Vault/OpenBao: snapshot first, standbys before the active node, each unsealed and checked."""
+    from homelab.cli._run import confirm
+    from homelab.cli._vault import login, vault_ctx
+    from homelab.errors import UsageError
+    from homelab.ops import upgrade_vault, vault_backup
+
+    c = vault_ctx(file, address, embedded, state_dir, keys_file, fmt)
+    plan = upgrade_vault.plan_vault_upgrade(c.doc, to)
+    api = login(c, None)
+    if len(api.raft_servers()) > 1:
+        raise UsageError("the Vault cluster has several raft servers; the lab names one (vault.server)",
+                         "upgrade the standbys by hand first, then run this for the active node")
+    if fmt != "json":
+        emit(f"upgrade vault: {plan.current} → {plan.target}: snapshot, then restart at {plan.target}, unseal, "
+             "check the version it reports", sys.stderr)
+    confirm(yes, doing="upgrade", question=f"Upgrade Vault to {plan.target}?", hint="review and pass -y")
+
+    def say(message: str) -> None:
+        emit(f"  | {message}", sys.stderr)
+
+    restart, unseal, status = upgrade_vault.runners(c.doc, c.target, out=out, progress=say)
+    result = upgrade_vault.upgrade(
+        c.doc, plan, api=api, restart=restart, unseal=unseal, status=status, out=out, say=say,
+        backup=lambda: vault_backup.backup(api, c.doc.lab, c.target, c.doc.digest))
+    if fmt == "json":
+        emit_json(result.to_json())
+        return
+    emit(f"upgrade vault: {', '.join(result.upgraded)} at {plan.target}; backup {result.backup.file}; "
+         f"{c.doc.file}: vault.version = {plan.target}")
 
 
 def register(app: typer.Typer) -> None:

@@ -109,3 +109,75 @@ def test_unsupported_targets_are_refused_before_anything_runs(lab):
     with pytest.raises(UsageError):
         upgrade_es.plan_es_upgrade(doc, "9.1.0")
     assert upgrade_es.plan_es_upgrade(doc, current).steps == []
+
+
+# ------------------------------------------------------------------ homelab's own gates, through the ES API
+@pytest.fixture
+def es(tmp_path):
+    from fakes.elasticsearch import FakeElasticsearch
+
+    fake = FakeElasticsearch(bootstrap_password="bootstrap-pw-123")
+    url = fake.start(tmp_path / "es-tls")
+    fake.nodes = {n: {"version": "8.18.0", "node.role": "m" if n in MASTERS else "d"} for n in DATA + MASTERS}
+    yield fake, url
+    fake.stop()
+
+
+class RoleOnFake(Runs):
+    """What the role's per-node procedure leaves in the cluster: the node back at the version, allocation
+    set to primaries and back (unless `stuck` says it stayed at primaries)."""
+
+    def __init__(self, fake, stuck=()):
+        super().__init__()
+        self.fake, self.stuck = fake, set(stuck)
+
+    def __call__(self, project_dir, playbook, *, limit, **kw):
+        result = super().__call__(project_dir, playbook, limit=limit, **kw)
+        self.fake.settings["persistent"]["cluster.routing.allocation.enable"] = "primaries"
+        self.fake.nodes[limit]["version"] = self.calls[-1][2]
+        if limit not in self.stuck:
+            del self.fake.settings["persistent"]["cluster.routing.allocation.enable"]
+        return result
+
+
+def run_gated(lab, es, runs):
+    from k3s_lab import FakeClock
+
+    from homelab.engines.elasticsearch import EsApi
+    from homelab.ops.drain import Clock
+
+    fake, url = es
+    doc = homelab.load(str(lab))
+    plan = upgrade_es.plan_es_upgrade(doc, "8.19.2")
+    clock = FakeClock()
+    api = EsApi(url, "bootstrap-pw-123", ca_file=str(fake.ca_file))
+    return upgrade_es.upgrade(doc, plan, run_node=upgrade_es.playbook_runner(doc, out=lab.parent, runner=runs),
+                              state_dir=lab.parent / "state", out=lab.parent, api=api, timeout=30,
+                              clock=Clock(sleep=clock.sleep, now=clock.now, poll=5))
+
+
+def test_each_node_is_gated_on_version_allocation_and_health(lab, es):
+    fake, _ = es
+    done = run_gated(lab, es, RoleOnFake(fake))
+    assert done == DATA + MASTERS
+    reads = [p for m, p, _ in fake.requests if m == "GET"]
+    assert reads.count("/_cat/nodes") == 9 and reads.count("/_cluster/settings") == 9
+    assert reads.count("/_cluster/health") == 18  # before and after every node
+
+
+def test_allocation_left_at_primaries_stops_at_that_node(lab, es):
+    fake, _ = es
+    runs = RoleOnFake(fake, stuck={"es02"})
+    with pytest.raises(EngineError, match="stopped at es02: after 30s: cluster.routing.allocation.enable is "
+                                          "'primaries', not back to all"):
+        run_gated(lab, es, runs)
+    assert [c[0] for c in runs.calls] == ["es01", "es02"]
+
+
+def test_a_red_cluster_stops_before_the_first_node(lab, es):
+    fake, _ = es
+    fake.health["status"] = "red"
+    runs = RoleOnFake(fake)
+    with pytest.raises(EngineError, match="stopped at es01: before it: the cluster is red"):
+        run_gated(lab, es, runs)
+    assert runs.calls == []

@@ -149,6 +149,8 @@ def elasticsearch(
     to: str = typer.Option(..., "--to", help="The Elasticsearch version to end at, e.g. 8.19.2."),
     file: str = LabArg,
     plan_only: bool = typer.Option(False, "--plan-only", help="Show the plan and stop."),
+    no_api_gates: bool = typer.Option(False, "--no-api-gates", help="Rely on the role's gates only (when the "
+                                      "controller cannot reach Elasticsearch's API or Vault)."),
     yes: bool = YesOption,
     out: str = RenderOutOption,
     fmt: str = FormatOption,
@@ -179,8 +181,9 @@ def elasticsearch(
     def say(message: str) -> None:
         emit(f"  | {message}", sys.stderr)
 
+    api = None if no_api_gates else upgrade_es.lab_api(doc, state_dir=state_dir)
     done = upgrade_es.upgrade(doc, plan, run_node=upgrade_es.playbook_runner(doc, out=out, progress=say),
-                              state_dir=state_dir, out=out, say=say)
+                              state_dir=state_dir, out=out, say=say, api=api)
     if fmt == "json":
         emit_json({"plan": plan.to_json(), "upgraded": done})
         return

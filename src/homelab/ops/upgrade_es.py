@@ -90,8 +90,10 @@ def _save(path: Path, data: dict) -> None:
 
 
 def upgrade(doc, plan: EsPlan, *, run_node: Callable[[str, str], None], state_dir=None, out=None,
-            say=lambda m: None) -> list[str]:
-    """Run (or resume) the steps; the nodes upgraded by this run. On success the lab is edited."""
+            say=lambda m: None, api=None, clock=None, timeout: float = 600.0) -> list[str]:
+    """Run (or resume) the steps; the nodes upgraded by this run. On success the lab is edited. With `api`
+    (engines/elasticsearch.EsApi) homelab gates each node itself too: not red before, and after it the node
+    at the version, allocation enabled again, green or yellow with nothing initializing or relocating."""
     from homelab.apply import state_dir_for
     from homelab.ops.edit_lab import commit_edit
 
@@ -103,7 +105,11 @@ def upgrade(doc, plan: EsPlan, *, run_node: Callable[[str, str], None], state_di
             continue
         say(f"{step.node} ({step.role}): rolling upgrade to {plan.target}")
         try:
+            if api is not None:
+                _gate(api, step.node, plan.target, before=True, clock=clock, timeout=0)
             run_node(step.node, plan.target)
+            if api is not None:
+                _gate(api, step.node, plan.target, before=False, clock=clock, timeout=timeout)
         except HomelabError as exc:
             from homelab.ops.pipeline import render_into
 
@@ -118,6 +124,37 @@ def upgrade(doc, plan: EsPlan, *, run_node: Callable[[str, str], None], state_di
     data["finished"] = True
     _save(path, data)
     return upgraded
+
+
+def _gate(api, node: str, target: str, *, before: bool, clock, timeout: float) -> None:
+    """The cluster's state through the API, polled until it passes or `timeout` ends (then EngineError)."""
+    from homelab.ops.drain import Clock
+
+    clock = clock or Clock()
+    deadline = clock.now() + timeout
+    while True:
+        health = api.health()
+        problems = []
+        if before:
+            if health.get("status") == "red":
+                problems.append("the cluster is red")
+        else:
+            version = api.node_versions().get(node)
+            if version != target:
+                problems.append(f"{node} reports {version or 'no node of that name'}, not {target}")
+            allocation = api.allocation()
+            if allocation not in (None, "all"):
+                problems.append(f"cluster.routing.allocation.enable is {allocation!r}, not back to all")
+            if health.get("status") not in ("green", "yellow"):
+                problems.append(f"the cluster is {health.get('status')}")
+            busy = {k: health.get(k) for k in ("initializing_shards", "relocating_shards") if health.get(k)}
+            if busy:
+                problems.append(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in busy.items()))
+        if not problems:
+            return
+        if clock.now() >= deadline:
+            raise EngineError(("before it: " if before else f"after {timeout:g}s: ") + "; ".join(problems))
+        clock.sleep(clock.poll)
 
 
 def with_version(doc, version: str) -> str:
@@ -152,3 +189,18 @@ def playbook_runner(doc, *, out=None, progress=None, runner=None):
             raise EngineError(f"ansible: {detail}", output_tail=result.tail)
 
     return run_node
+
+
+def lab_api(doc, *, state_dir=None):
+    """An EsApi for the lab's cluster: the first master by the name its certificate is issued for (port 9200),
+    the lab's CA (tls/ca.crt beside the lab file), the `elastic` password from Vault (elastic/cluster)."""
+    from homelab.engines.elasticsearch import EsApi
+    from homelab.engines.vault.target import secret_reader
+
+    es = doc.lab.clusters.elasticsearch
+    first = es.master_nodes[0]
+    vm = doc.inventory.by_name.get(first)
+    host = vm.fqdn if vm is not None else f"{first}.{doc.lab.network.domain}"
+    ca = Path(doc.file).resolve().parent / "tls" / "ca.crt"
+    password = secret_reader(doc, state_dir)("elastic/cluster", "elastic_password")
+    return EsApi(f"https://{host}:9200", password, ca_file=str(ca) if ca.is_file() else None)

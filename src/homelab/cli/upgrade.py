@@ -28,7 +28,7 @@ from homelab.cli.options import (
     YesOption,
 )
 
-upgrade_app = typer.Typer(help="Upgrades: K3s (one minor version at a time, node by node) and app charts.",
+upgrade_app = typer.Typer(help="Upgrades: K3s (one minor at a time, node by node), app charts, Elasticsearch, Vault.",
                           no_args_is_help=True)
 
 

@@ -215,7 +215,10 @@ def test_a_hand_bump_of_two_minors_is_an_error_of_check(tmp_path):
     path = write_lab(tmp_path)
     (tmp_path / "homelab.lock").write_text(lock_text({}, k3s_version=V33))
     assert [d.rule for d in homelab.check(homelab.load(str(path))) if d.severity.value == "error"] == []
-    path.write_text(path.read_text().replace(f"version: {V33}", f"version: {V35}"))
+    path.write_text(path.read_text().replace(f"version: {V33}", f"version: {V34}"))
+    bumped = [d for d in homelab.check(homelab.load(str(path))) if d.rule == "k3s-version-skip"]
+    assert [d.severity.value for d in bumped] == ["warning"] and "without draining" in bumped[0].message
+    path.write_text(path.read_text().replace(f"version: {V34}", f"version: {V35}"))
     errors = [d for d in homelab.check(homelab.load(str(path))) if d.rule == "k3s-version-skip"]
     assert len(errors) == 1 and "2 minor versions ahead of the K3s the lab runs (v1.33.4+k3s1" in errors[0].message
     assert f"homelab upgrade k3s --to {V35}" in errors[0].hint

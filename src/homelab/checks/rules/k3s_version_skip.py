@@ -9,9 +9,11 @@ bumped version reinstalls every node at once, which `homelab upgrade k3s` does n
 from __future__ import annotations
 
 from homelab.checks.base import Finding, rule
+from homelab.diagnostics import Severity
 
 
-@rule("k3s-version-skip", "error", "clusters.k3s.version skips a minor version of K3s (or goes back)")
+@rule("k3s-version-skip", "error", "clusters.k3s.version skips a minor version of K3s, goes back, or is bumped "
+      "by hand (warning)")
 def check(doc):
     from homelab.lab.k3s_versions import minors_between, parse
     from homelab.lab.lock import read_k3s_version
@@ -31,6 +33,12 @@ def check(doc):
                       "K3s upgrades one minor at a time",
                       f"keep {running} here and run `homelab upgrade k3s --to {k3s.version}`: it installs every "
                       "minor in between, node by node, and edits this line when it is done")
+    elif want > have:
+        yield Finding(("clusters", "k3s", "version"),
+                      f"{k3s.version} differs from the K3s the lab runs ({running}, {lock}): `homelab apply` would "
+                      "reinstall the nodes without draining them or checking the cluster between them",
+                      f"keep {running} here and run `homelab upgrade k3s --to {k3s.version}` (node by node, drained, "
+                      "gated; it edits this line when done)", severity=Severity.WARNING)
     elif want < have:
         yield Finding(("clusters", "k3s", "version"),
                       f"{k3s.version} is older than the K3s the lab runs ({running}, {lock}): K3s has no downgrade",

@@ -23,6 +23,8 @@ from homelab.ops import upgrade_vault, vault_backup
 from homelab.ops.vault_init import init as vault_init
 from homelab.ops.vault_init import unseal as vault_unseal
 
+pytestmark = pytest.mark.validators  # a real OpenBao server
+
 POLICY = 'path "secret/data/upgrade-test" { capabilities = ["read"] }\n'
 
 

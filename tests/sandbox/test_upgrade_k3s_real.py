@@ -173,6 +173,16 @@ def test_the_lab_names_v135_and_keeps_its_comment(runs, env):
     assert f"version: {V35}" in text and text.startswith("# the sandbox lab; comments survive")
     group_vars = (env["lab"].parent / "ansible" / "group_vars" / "k8s.yml").read_text()
     assert f"k3s_version: {V35}" in group_vars
+    # state recorded every node at the version it was installed with (the sandbox lab never applied its
+    # host layer, so the plan still wants the hosts first -- but no version change is left)
+    plan = cli("plan", str(env["lab"]), "--target", "k3s_*", "--format", "json", **env["env"])
+    assert plan.returncode == 0, plan.stderr
+    changes = [c for layer in json.loads(plan.stdout)["layers"] for c in layer["changes"]]
+    assert sorted(c["address"] for c in changes) == ["k3s_agent.k4", *(f"k3s_server.{n}" for n in SERVERS)]
+    for c in changes:
+        assert c["before"]["version"] == c["after"]["version"] == V35, c
+        assert "version" not in c["reason"], c
+    assert f"k3s_version: {V35}" in (env["lab"].parent / "homelab.lock").read_text()
     proc = cli("upgrade", "k3s", "--to", V35, str(env["lab"]), "-y", "--kubeconfig", str(env["kubeconfig"]),
                **env["env"])
     assert proc.returncode == 0 and "nothing to upgrade" in proc.stderr

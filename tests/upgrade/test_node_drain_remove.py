@@ -90,6 +90,25 @@ def test_drain_cordons_and_evicts_and_leaves_the_node_cordoned(lab):
     assert lab["fake"].pods("k4") == []
 
 
+def test_drain_and_uncordon_through_the_cli(lab):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOMELAB_STATE", "VAULT_"))}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "homelab", "node", *args, str(lab["path"]), "--kubeconfig",
+                               str(lab["kubeconfig"])], capture_output=True, text=True, env=env, timeout=120)
+
+    drained = cli("drain", "k4")
+    assert drained.returncode == 0, drained.stderr
+    assert "k4 cordoned, 1 pod(s) evicted" in drained.stdout and "homelab node uncordon k4" in drained.stdout
+    assert lab["fake"].node("k4")["spec"]["unschedulable"] is True
+    back = cli("uncordon", "k4")
+    assert back.returncode == 0 and lab["fake"].node("k4")["spec"]["unschedulable"] is False
+
+
 def test_remove_an_agent_deletes_exactly_its_addresses_and_the_node(lab):
     result, order = remove(lab, "k4")
     assert result.role == "agent" and result.evicted == ["web/web-1"] and not result.left_etcd

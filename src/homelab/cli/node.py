@@ -2,7 +2,7 @@
 
 join: checks and renders the lab, then applies the targeted plan of that one node (`k3s_agent.NAME` or
 `k3s_server.NAME`): the other nodes are left as they are. See homelab/ops/join_node.py.
-drain: cordon and evict its pods (PodDisruptionBudgets honoured). remove: drain, leave etcd (a server),
+drain: cordon and evict its pods (PodDisruptionBudgets honoured); uncordon undoes the cordon. remove: drain, leave etcd (a server),
 edit the lab, uninstall K3s and destroy the VM through the targeted plan, delete the Node object. See
 homelab/ops/remove_node.py.
 """
@@ -15,7 +15,7 @@ from homelab.cli._output import check_format, load_or_exit
 from homelab.cli._run import run_k3s_command
 from homelab.cli.options import FormatOption, LabArg, RenderOutOption, StateDirOption, TokenFromOption
 
-node_app = typer.Typer(help="Cluster nodes: join, drain or remove a K3s node.", no_args_is_help=True)
+node_app = typer.Typer(help="Cluster nodes: join, drain, uncordon or remove a K3s node.", no_args_is_help=True)
 KubeconfigOption = typer.Option(None, "--kubeconfig", help="The cluster's kubeconfig (default: "
                                 "gitops.argocd.kubeconfig, else ~/.kube/<lab name>.yaml).")
 
@@ -65,7 +65,27 @@ def drain(
     if fmt == "json":
         emit_json({"node": name, "cordoned": True, "evicted": evicted})
         return
-    emit(f"node drain: {name} cordoned, {len(evicted)} pod(s) evicted (uncordon: `kubectl uncordon {name}`)")
+    emit(f"node drain: {name} cordoned, {len(evicted)} pod(s) evicted (undo: `homelab node uncordon {name}`)")
+
+
+@node_app.command("uncordon")
+def uncordon(
+    name: str = typer.Argument(..., help="The node to schedule pods on again."),
+    file: str = LabArg,
+    kubeconfig: str = KubeconfigOption,
+    fmt: str = FormatOption,
+):
+    """Let pods be scheduled on NAME again (after `node drain`)."""
+    check_format(fmt)
+    from homelab.cli._output import emit, emit_json
+    from homelab.ops import drain, upgrade_k3s
+
+    doc = load_or_exit(file, fmt)
+    drain.uncordon(upgrade_k3s.kube_client(doc, kubeconfig), [name], lambda m: None)
+    if fmt == "json":
+        emit_json({"node": name, "cordoned": False})
+        return
+    emit(f"node uncordon: {name} schedulable again")
 
 
 @node_app.command("remove")

@@ -132,7 +132,8 @@ def test_without_the_lock_file_the_state_keeps_every_vm_where_it_is(lab, capsys)
     got = changes(capsys)  # the plan adopts the state's allocations and records them
     assert got == {"proxmox_vm.kube04": "delete", "host.kube04": "delete", "k3s_agent.kube04": "delete",
                    "host_pki.kube04": "delete"}
-    assert (lab / "homelab.lock").read_text() == lock  # kube04 is held while it is in state
+    # kube04 is held while it is in state; the lock now also records the K3s the state says runs
+    assert (lab / "homelab.lock").read_text().replace("k3s_version: v1.33.4+k3s1\n", "") == lock
     assert inventory(capsys) == {k: v for k, v in before.items() if k != "kube04"}
 
 
@@ -179,3 +180,19 @@ def test_the_lock_reads_back_what_it_writes_and_a_hand_reshaped_one(tmp_path):
     assert read_lock(path) == {"kube01": Allocation("192.168.10.20", 100)}
     path.write_text(lock_text({}))
     assert read_lock(path) == {} and "vms: {}" in path.read_text()
+
+
+def test_the_lock_records_the_running_k3s_version_and_reads_back(tmp_path):
+    """`k3s_version:` (homelab plan from state, homelab upgrade k3s when it finishes) is kept by a rewrite that
+    does not name it, and does not disturb the allocations read line by line."""
+    from homelab.lab.lock import Allocation, lock_text, lock_update, read_k3s_version, read_lock
+
+    path = tmp_path / "homelab.lock"
+    path.write_text(lock_text({"kube01": Allocation("10.0.0.20", 100, "pve1")}, k3s_version="v1.33.4+k3s1"))
+    assert read_k3s_version(path) == "v1.33.4+k3s1"
+    assert read_lock(path) == {"kube01": Allocation("10.0.0.20", 100, "pve1")}
+    kept = lock_update(path, {"kube01": Allocation("10.0.0.21", 100, "pve1")}, "homelab.yaml")
+    assert "k3s_version: v1.33.4+k3s1" in kept and "10.0.0.21" in kept
+    assert lock_update(path, read_lock(path), "homelab.yaml") is None  # nothing changes
+    assert "k3s_version: v1.34.1+k3s1" in lock_update(path, read_lock(path), "homelab.yaml", "v1.34.1+k3s1")
+    assert read_k3s_version(tmp_path / "missing.lock") is None

@@ -40,6 +40,17 @@ _TOKEN_PATH = re.compile(r"^/_security/service/([^/]+)/([^/]+)/credential/token/
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-#LW]+$")
 
 
+def _nested(flat: dict) -> dict:
+    out: dict = {}
+    for key, value in flat.items():
+        node = out
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return out
+
+
 def make_tls(directory: Path) -> tuple[Path, Path, Path]:
     """A CA and a server certificate for 127.0.0.1 / localhost: (ca.crt, server.crt, server.key)."""
     from cryptography import x509
@@ -103,6 +114,12 @@ class FakeElasticsearch:
     repositories: dict = field(default_factory=dict)
     slm: dict = field(default_factory=dict)
     requests: list = field(default_factory=list)  # (method, path, json body or None)
+    # the cluster as a rolling upgrade sees it (cluster/health, cluster/put_settings, cat/nodes schemas):
+    health: dict = field(default_factory=lambda: {"status": "green", "relocating_shards": 0,
+                                                  "initializing_shards": 0, "unassigned_shards": 0})
+    settings: dict = field(default_factory=lambda: {"persistent": {}, "transient": {}})  # flat keys
+    nodes: dict = field(default_factory=dict)  # name -> {"version": "8.18.0", "node.role": "dm"}
+    _query = ""  # the query string of the request being routed (not a field)
 
     # ---------------------------------------------------------------- serving
     def start(self, directory: Path) -> str:
@@ -177,6 +194,7 @@ class FakeElasticsearch:
             status, payload = error(401, "security_exception",
                                     f"unable to authenticate user for REST request [{path}]")
             return status, payload, {"WWW-Authenticate": 'Basic realm="security", charset="UTF-8"'}
+        self._query = path.partition("?")[2]
         status, payload = self.route(method, path.split("?")[0], body, who)
         return status, payload, {}
 
@@ -184,9 +202,15 @@ class FakeElasticsearch:
         if path == "/_security/_authenticate" and method == "GET":
             return 200, who
         if path == "/_cluster/health" and method == "GET":
-            return 200, {"cluster_name": "homelab-logs", "status": "green", "timed_out": False,
-                         "number_of_nodes": 9, "number_of_data_nodes": 6, "relocating_shards": 0,
-                         "initializing_shards": 0, "unassigned_shards": 0}
+            return 200, {"cluster_name": "homelab-logs", "timed_out": False,
+                         "number_of_nodes": len(self.nodes) or 9, "number_of_data_nodes": 6, **self.health}
+        if path == "/_cluster/settings":
+            return self._settings(method, body)
+        if path == "/_cat/nodes" and method == "GET":
+            if "format=json" not in self._query:
+                return error(400, "illegal_argument_exception", "this fake serves _cat/nodes with format=json only")
+            return 200, [{"name": n, "version": v.get("version"), "node.role": v.get("node.role", "dm")}
+                         for n, v in sorted(self.nodes.items())]
         m = re.fullmatch(r"/_security/user/([^/]+)/_password", path)
         if m and method in ("PUT", "POST"):
             if not isinstance(body, dict) or not body.get("password"):
@@ -207,6 +231,25 @@ class FakeElasticsearch:
         if m:
             return self._slm(method, m.group(1), body)
         return error(400, "illegal_argument_exception", f"no handler found for uri [{path}] and method [{method}]")
+
+    def _settings(self, method, body):
+        """cluster/get_settings (flat_settings=true: dotted keys, else nested) and cluster/put_settings (a null
+        value removes the setting; the answer echoes what was set, with acknowledged)."""
+        if method == "GET":
+            if "flat_settings=true" in self._query:
+                return 200, {k: dict(v) for k, v in self.settings.items()}
+            return 200, {k: _nested(v) for k, v in self.settings.items()}
+        if method != "PUT" or not isinstance(body, dict):
+            return error(400, "illegal_argument_exception", "no handler found for uri [/_cluster/settings]")
+        echoed = {}
+        for scope in ("persistent", "transient"):
+            for key, value in (body.get(scope) or {}).items():
+                if value is None:
+                    self.settings[scope].pop(key, None)
+                else:
+                    self.settings[scope][key] = str(value)
+            echoed[scope] = _nested({k: v for k, v in (body.get(scope) or {}).items() if v is not None})
+        return 200, {"acknowledged": True, **echoed}
 
     def _token(self, method, key, who):
         ns, svc, name = key

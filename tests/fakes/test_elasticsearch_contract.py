@@ -103,3 +103,31 @@ def test_repository_and_slm(es):
 ])
 def test_cron_rules(expr, ok):
     assert (valid_es_cron(expr) is None) is ok
+
+
+def test_cluster_settings_put_get_flat_and_nested_and_null_removes(es):
+    """cluster/put_settings echoes what was set (nested) with acknowledged; get_settings with flat_settings=true
+    has dotted keys; a null value removes the setting (Elasticsearch reference, "Cluster update settings")."""
+    fake, url = es
+    key = "cluster.routing.allocation.enable"
+    status, body, _ = call(url, "PUT", "/_cluster/settings", fake=fake, body={"persistent": {key: "primaries"}})
+    assert status == 200 and body == {"acknowledged": True, "persistent": {"cluster": {"routing": {
+        "allocation": {"enable": "primaries"}}}}, "transient": {}}
+    assert call(url, "GET", "/_cluster/settings?flat_settings=true", fake=fake)[1] == {
+        "persistent": {key: "primaries"}, "transient": {}}
+    nested = call(url, "GET", "/_cluster/settings", fake=fake)[1]
+    assert nested["persistent"]["cluster"]["routing"]["allocation"]["enable"] == "primaries"
+    call(url, "PUT", "/_cluster/settings", fake=fake, body={"persistent": {key: None}})
+    assert call(url, "GET", "/_cluster/settings?flat_settings=true", fake=fake)[1]["persistent"] == {}
+
+
+def test_cat_nodes_as_json_and_health_as_set(es):
+    fake, url = es
+    fake.nodes = {"es01": {"version": "8.18.0", "node.role": "d"}, "es07": {"version": "8.19.2", "node.role": "m"}}
+    fake.health.update(status="yellow", initializing_shards=2)
+    status, rows, _ = call(url, "GET", "/_cat/nodes?format=json&h=name,version,node.role", fake=fake)
+    assert status == 200 and rows == [{"name": "es01", "version": "8.18.0", "node.role": "d"},
+                                      {"name": "es07", "version": "8.19.2", "node.role": "m"}]
+    health = call(url, "GET", "/_cluster/health", fake=fake)[1]
+    assert health["status"] == "yellow" and health["initializing_shards"] == 2 and health["number_of_nodes"] == 2
+    assert call(url, "GET", "/_cat/nodes", fake=fake)[0] == 400  # only format=json is served

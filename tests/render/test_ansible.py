@@ -55,6 +55,7 @@ PLAYBOOKS = [
     "playbooks/elasticsearch-rolling-upgrade.yml",
     "playbooks/elasticsearch.yml",
     "playbooks/fleet.yml",
+    "playbooks/k3s-uninstall.yml",
     "playbooks/k3s.yml",
     "playbooks/pki.yml",
     "playbooks/kibana.yml",

@@ -105,6 +105,38 @@ else:
 '''
 
 
+INSTALL_LOG = "/var/log/k3s-install.jsonl"
+RUNNING_VERSION = "/var/lib/k3s-standin/running-version"
+
+
+def versioned_standin() -> str:
+    """STANDIN_K3S that is the release @VERSION@: `k3s --version` says so, each start records it, and a
+    started k3s writes it to RUNNING_VERSION (what the node's kubelet reports, for the Kubernetes fake)."""
+    text = STANDIN_K3S.replace('print("k3s version v1.33.4+k3s1 (stand-in)")', 'print("k3s version @VERSION@ (stand-in)")')
+    text = text.replace('"time_ns": time.time_ns(),', '"time_ns": time.time_ns(), "version": "@VERSION@",')
+    marker = 'if role == "server":\n    os.makedirs(os.path.dirname(TOKEN_FILE)'
+    assert marker in text
+    running = ('os.makedirs("/var/lib/k3s-standin", exist_ok=True)\n'
+               f'open("{RUNNING_VERSION}", "w").write("@VERSION@\\n")\n')
+    return text.replace(marker, running + marker)
+
+
+def write_install_script(directory: Path) -> Path:
+    """A stand-in of https://get.k3s.io: installs the versioned stand-in k3s as INSTALL_K3S_VERSION (required,
+    as the role pins it) and records each call (time, version, arguments, INSTALL_K3S_SKIP_START) in INSTALL_LOG."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "install.sh"
+    path.write_text(
+        "#!/bin/sh\n# stand-in of the K3s install script (tests)\nset -eu\n"
+        ': "${INSTALL_K3S_VERSION:?INSTALL_K3S_VERSION is not set}"\n'
+        "tmp=$(mktemp)\ncat > \"$tmp\" <<'STANDIN'\n" + versioned_standin() + "STANDIN\n"
+        'sed "s/@VERSION@/$INSTALL_K3S_VERSION/g" "$tmp" > /usr/local/bin/k3s\n'
+        'chmod 0755 /usr/local/bin/k3s\nrm -f "$tmp"\n'
+        "printf '{\"time_ns\": %s, \"version\": \"%s\", \"args\": \"%s\", \"skip_start\": \"%s\"}\\n' "
+        '"$(date +%s%N)" "$INSTALL_K3S_VERSION" "$*" "${INSTALL_K3S_SKIP_START:-}" >> ' + INSTALL_LOG + "\n")
+    return path
+
+
 def write_standin(directory: Path) -> Path:
     """An install source directory holding the stand-in `k3s`."""
     directory.mkdir(parents=True, exist_ok=True)

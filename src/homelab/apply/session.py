@@ -54,13 +54,14 @@ class Session:
     workdir: Path
     state_dir: Path
 
-    def plan(self, *, targets=(), prune: bool = False) -> Plan:
+    def plan(self, *, targets=(), prune: bool = False, destroy=()) -> Plan:
         from homelab.plan.planner import make_plan
 
         state = self.store.resources()
         self._keep_allocations(state)
         return make_plan(self.doc, state=state, serial=self.store.serial(), engines=self.engines,
-                         ctx=self.ctx, workdir=str(self.workdir), targets=targets, prune=prune)
+                         ctx=self.ctx, workdir=str(self.workdir), targets=targets, prune=prune,
+                         destroy=tuple(destroy))
 
     def _keep_allocations(self, state: dict) -> None:
         """Sticky allocations (lab/lock.py): VMs in state keep what they were given (adopted into the lock
@@ -75,7 +76,7 @@ class Session:
             self.ctx = dataclasses.replace(self.ctx, doc=self.doc)
         if self.doc.lock_file is not None:
             text = lock.lock_update(self.doc.lock_file, lock.recorded(self.doc.inventory, set(vms), self.doc.lock),
-                                    self.doc.file)
+                                    self.doc.file, k3s_running(state))
             if text is not None:
                 from homelab.lab.edit import write_atomic
 
@@ -90,6 +91,15 @@ class Session:
 
     def close(self) -> None:
         self.store.close()
+
+
+def k3s_running(state: dict) -> str | None:
+    """The oldest K3s version the state records on a node (what the cluster runs at least), or None."""
+    from homelab.lab.k3s_versions import parse
+
+    versions = [v for a, r in state.items() if a.startswith(("k3s_server.", "k3s_agent."))
+                and (v := parse(str((r.attrs or {}).get("version") or "")))]
+    return str(min(versions)) if versions else None
 
 
 def lab_file_of(plan: Plan, plan_path: str) -> str:

@@ -31,6 +31,8 @@ PLAYBOOKS = {
     "host_pki": "playbooks/pki.yml",  # trust store, step-ca, host certificates (after Vault, before clusters)
 }
 ORDER = ["host", "vault_server", "host_pki", "k3s_server", "k3s_agent", "es_node", "kibana", "fleet_server"]
+# Which playbook undoes a kind (a `delete`); a kind without one is forgotten (state only), and says so.
+UNINSTALL = {"k3s_server": "playbooks/k3s-uninstall.yml", "k3s_agent": "playbooks/k3s-uninstall.yml"}
 
 
 @dataclass
@@ -205,15 +207,23 @@ class AnsibleEngine(Engine):
 
     def apply(self, ctx: EngineContext, changes: list[Change]) -> list[ApplyResult]:
         by_playbook: dict[str, list[Change]] = {}
+        results: list[ApplyResult] = []
         for change in changes:
             if change.action == "no-op":
+                continue
+            if change.action == "delete":
+                playbook = UNINSTALL.get(change.address.split(".", 1)[0])
+                if playbook is None:
+                    results.append(ApplyResult(change.address, True, "forgotten: homelab has no uninstall for "
+                                               "it (the machine keeps this configuration until it is destroyed)"))
+                    continue
+                by_playbook.setdefault(playbook, []).append(change)
                 continue
             playbook = playbook_for(change.address)
             if playbook is None:
                 raise EngineError(f"no playbook configures {change.address}")
             by_playbook.setdefault(playbook, []).append(change)
         order = {PLAYBOOKS[k]: i for i, k in reversed(list(enumerate(ORDER)))}
-        results: list[ApplyResult] = []
         access = ctx.doc.lab.access
         for playbook in sorted(by_playbook, key=lambda p: (order.get(p, 99), p)):
             group = by_playbook[playbook]

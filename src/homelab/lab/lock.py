@@ -124,6 +124,7 @@ def read_lock(path: str | os.PathLike | None) -> Allocations:
 
 
 _LINE = re.compile(r"^  ([A-Za-z0-9._-]+): \{([^{}]*)\}$")
+_K3S = re.compile(r"^k3s_version: (v\d+\.\d+\.\d+\+k3s\d+)$")
 _PAIR = re.compile(r"^(ip|vmid|node): ([A-Za-z0-9._-]+)$")
 
 
@@ -131,7 +132,8 @@ def _as_written(text: str) -> dict | None:
     """The lock in the exact shape `lock_text` writes, parsed line by line (PyYAML takes ~40 ms for 1,000
     VMs, this ~2 ms); None when the text has another shape."""
     vms: dict = {}
-    head = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    head = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+            and not _K3S.match(ln)]
     if head[:2] == [f"version: {VERSION}", "vms: {}"] and len(head) == 2:
         return {"version": VERSION, "vms": {}}
     if head[:2] != [f"version: {VERSION}", "vms:"]:
@@ -150,8 +152,25 @@ def _as_written(text: str) -> dict | None:
     return {"version": VERSION, "vms": vms}
 
 
-def lock_text(allocations: Allocations, lab_name: str = "homelab.yaml", name: str = "homelab.lock") -> str:
+def read_k3s_version(path: str | os.PathLike | None) -> str | None:
+    """The K3s version the lock records as running (written from state by `homelab plan`, and by
+    `homelab upgrade k3s` when it finishes); None without one. Read by the k3s-version-skip check."""
+    try:
+        text = Path(path).read_text(encoding="utf-8") if path else ""
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        m = _K3S.match(line.strip())
+        if m:
+            return m.group(1)
+    return None
+
+
+def lock_text(allocations: Allocations, lab_name: str = "homelab.yaml", name: str = "homelab.lock",
+              k3s_version: str | None = None) -> str:
     lines = [HEADER.format(name=name, lab=lab_name).rstrip("\n"), f"version: {VERSION}"]
+    if k3s_version:
+        lines.append(f"k3s_version: {k3s_version}")
     entries = {n: a.to_json() for n, a in sorted(allocations.items()) if a}
     if not entries:
         lines.append("vms: {}")
@@ -203,14 +222,15 @@ def adopt(lock: Allocations, lab, state_vms: dict[str, dict]) -> Allocations:
     return {n: a for n, a in out.items() if a}
 
 
-def lock_update(path: Path, allocations: Allocations, lab_name: str) -> str | None:
+def lock_update(path: Path, allocations: Allocations, lab_name: str, k3s_version: str | None = None) -> str | None:
     """The new text of the lock file, or None when nothing changes (no lock file is created for a lab
-    that has nothing to record). The caller writes it atomically."""
-    text = lock_text(allocations, Path(lab_name).name, path.name)
+    that has nothing to record). `k3s_version`: the K3s version running (None keeps what is recorded).
+    The caller writes it atomically."""
+    text = lock_text(allocations, Path(lab_name).name, path.name, k3s_version or read_k3s_version(path))
     try:
         if path.read_text(encoding="utf-8") == text:
             return None
     except OSError:
-        if not allocations:
+        if not allocations and not k3s_version:
             return None
     return text

@@ -16,6 +16,8 @@ layers are planned from state, the changes are computed for the whole lab (so th
 machine" and the notes about untargeted dependencies are right) and then only the targeted ones kept.
 With `prune`, an engine's `discover()` names live resources the lab does not declare and that are not
 in state (e.g. a policy made by hand in Vault): they are planned for deletion.
+With `destroy` (layer names; `homelab destroy`), those layers are desired empty: everything of theirs
+in state, and what their engines discover live, is planned for deletion, and nothing else is planned.
 """
 
 from __future__ import annotations
@@ -125,20 +127,32 @@ def _pruned(live: Live, lab_file: str) -> list[PlannedChange]:
     return out
 
 
+def _destroyed(change: PlannedChange) -> PlannedChange:
+    import dataclasses
+
+    why = change.reason.replace("no longer in", "destroyed: its layer is taken down (`homelab destroy`); was in", 1)
+    return dataclasses.replace(change, reason=why)
+
+
 def make_plan(doc, *, state: dict, serial: int, engines: Callable[[str], object], ctx, workdir: str = ".",
-              lab_file: str | None = None, targets=(), prune: bool = False) -> Plan:
+              lab_file: str | None = None, targets=(), prune: bool = False, destroy=()) -> Plan:
     want = desired_resources(doc)
+    if destroy:
+        want = {a: r for a, r in want.items() if r.layer not in destroy}
+        prune = True
     lab_file = lab_file or doc.file
     short = lab_file.rsplit("/", 1)[-1]
     patterns = targeting.check_patterns(targets)
     selected = targeting.select(patterns, set(want) | set(state)) if patterns else None
+    if destroy:
+        selected = {a for a, s in state.items() if a not in want and _layer_of_state(a, s) in destroy}
 
     def in_scope(addr: str) -> bool:
         return selected is None or addr in selected
 
     layer_of = {a: r.layer for a, r in want.items()} | {a: _layer_of_state(a, s) for a, s in state.items()
                                                          if a not in want}
-    used_layers = {layer for a, layer in layer_of.items() if in_scope(a)}
+    used_layers = {layer for a, layer in layer_of.items() if in_scope(a)} | set(destroy)
 
     def addresses_of(engine_name: str) -> list[str]:
         return sorted(a for a, layer in layer_of.items() if LAYER_ENGINE.get(layer) == engine_name and in_scope(a))
@@ -153,6 +167,10 @@ def make_plan(doc, *, state: dict, serial: int, engines: Callable[[str], object]
         changes = [c for c in changes if c.address in selected]
         notes = targeting.pending_notes(changes, full)
     if prune:
-        changes += [c for c in _pruned(live, short) if selected is None or targeting.matches(c.address, patterns)]
+        pruned = _pruned(live, short)
+        changes += [c for c in pruned if c.layer in destroy] if destroy else \
+            [c for c in pruned if selected is None or targeting.matches(c.address, patterns)]
+    if destroy:
+        changes = [_destroyed(c) for c in changes]
     return Plan(lab_file=lab_file, lab_digest=doc.digest, state_serial=serial, workdir=str(workdir),
                 layers=list(layers.values()), changes=changes, targets=tuple(patterns), notes=notes)

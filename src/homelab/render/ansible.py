@@ -187,7 +187,8 @@ def group_vars_k8s(doc) -> dict | None:
         "k3s_token_secret": _secret(k3s.token),
         # democratic-csi's node prerequisites for the protocols of the lab's storage classes (csi_node role)
         "csi_node_protocols": csi_protocols(doc.lab) if democratic_csi_on(doc.lab) else [],
-    } | ({"k3s_install_source": k3s.install_source} if k3s.install_source else {})
+    } | ({"k3s_install_source": k3s.install_source} if k3s.install_source else {}) \
+        | ({"k3s_install_script_url": k3s.install_script_url} if k3s.install_script_url else {})
 
 
 def _es_hosts(doc, names) -> list[str]:
@@ -346,7 +347,7 @@ def group_vars_vault(doc) -> dict:
 # --------------------------------------------------------------------------------------------- assets
 # Asset path prefix -> the part of the lab it is for; rendered only when the lab has that part.
 PARTS = {
-    "roles/k3s/": "k3s", "playbooks/k3s.yml": "k3s",
+    "roles/k3s/": "k3s", "playbooks/k3s.yml": "k3s", "playbooks/k3s-uninstall.yml": "k3s",
     "roles/elasticsearch/": "elasticsearch", "playbooks/elasticsearch.yml": "elasticsearch",
     "playbooks/elasticsearch-rolling-upgrade.yml": "elasticsearch",
     "roles/kibana/": "kibana", "playbooks/kibana.yml": "kibana",

@@ -219,6 +219,17 @@ class VaultApi:
                 raise VaultError(f"Vault at {host_of(self.url)} did not become active within {timeout:.0f}s")
             time.sleep(0.3)
 
+    def raft_servers(self) -> list[dict]:
+        """`GET sys/storage/raft/configuration`: the raft servers (node_id, address, leader, voter); [] when the
+        storage is not raft (the server answers an error)."""
+        try:
+            with self._t("raft configuration"):
+                data = self.client.sys.read_raft_config()
+        except VaultError:
+            return []
+        config = ((data or {}).get("data") or {}).get("config") or {}
+        return [s for s in config.get("servers") or [] if isinstance(s, dict)]
+
     # -- authenticated sys
     def seal(self) -> None:
         with self._t("seal"):

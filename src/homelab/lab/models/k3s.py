@@ -35,6 +35,17 @@ class GpuNodes(Model):
         "replicas): pods share the GPU in turns. 1 = no sharing, one pod per GPU.")
 
 
+class K3sUpgrade(Model):
+    """How `homelab upgrade k3s` rolls a new version through the nodes (servers always one at a time)."""
+
+    agent_batch: int = Field(default=1, ge=1, le=50, description="Agents upgraded together (cordoned, drained, "
+                             "upgraded, waited for) in one batch, after every server.")
+    drain_timeout: int = Field(default=300, ge=1, le=86400, description="Seconds a node's drain may take (evictions "
+                               "a PodDisruptionBudget refuses are retried until then).")
+    ready_timeout: int = Field(default=600, ge=1, le=86400, description="Seconds an upgraded node has to report "
+                               "Ready with the new version, and the health gates to pass after it.")
+
+
 class K3s(Model):
     """The K3s cluster: HA with embedded etcd, Flannel, MetalLB instead of ServiceLB, Traefik."""
 
@@ -59,6 +70,11 @@ class K3s(Model):
         default="k3s/cluster#token", pattern=r"^[^#\s]+#[^#\s]+$",
         description="Vault secret 'path#field' holding the cluster join token.",
     )
+    upgrade: K3sUpgrade = Field(default_factory=K3sUpgrade)
+    install_script_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$",
+        description="Where the K3s install script is downloaded from (default https://get.k3s.io): a mirror of "
+        "it for a lab without internet access. It installs INSTALL_K3S_VERSION = clusters.k3s.version.")
     install_source: str | None = Field(
         default=None, description="Local path or mirror URL of the k3s binary and images (air-gapped install)."
     )

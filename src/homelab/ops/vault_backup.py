@@ -83,6 +83,34 @@ def kv_inventory(api: VaultApi) -> dict[str, int]:
     return dict(sorted(inv.items()))
 
 
+def value_hash(salt: bytes, data: dict) -> str:
+    """HMAC-SHA256 of one version's data (canonical JSON), keyed with the backup's random salt: equal data
+    gives equal hashes within one manifest, and the manifest reveals no value (no dictionary of common
+    passwords applies without the salt being attacked per backup)."""
+    import hmac
+
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(salt, text.encode(), hashlib.sha256).hexdigest()
+
+
+def kv_hashes(api: VaultApi, paths, salt: bytes) -> dict[str, dict[str, str]]:
+    """path -> {version: hash of its data, or "deleted"/"destroyed"} for every version Vault keeps."""
+    out: dict[str, dict[str, str]] = {}
+    for path in sorted(paths):
+        meta = api.kv_metadata(path) or {}
+        versions: dict[str, str] = {}
+        for v, info in sorted((meta.get("versions") or {}).items(), key=lambda item: int(item[0])):
+            if (info or {}).get("destroyed"):
+                versions[str(v)] = "destroyed"
+            elif (info or {}).get("deletion_time"):
+                versions[str(v)] = "deleted"
+            else:
+                got = api.kv_read(path, int(v))
+                versions[str(v)] = value_hash(salt, got[0]) if got else "deleted"
+        out[path] = versions
+    return out
+
+
 @dataclass
 class BackupResult:
     file: Path
@@ -92,10 +120,12 @@ class BackupResult:
     kind: str
     paths: int = 0
     pruned: list[str] = field(default_factory=list)
+    created: str = ""
+    name: str = ""
 
     def to_json(self) -> dict:
         return {"file": str(self.file), "manifest": str(self.manifest), "sha256": self.sha256, "size": self.size,
-                "kind": self.kind, "kv_paths": self.paths, "pruned": self.pruned}
+                "kind": self.kind, "kv_paths": self.paths, "pruned": self.pruned, "created": self.created}
 
 
 def _stamp() -> str:
@@ -111,7 +141,8 @@ def _finish(directory: Path, name: str, payload: Path, kind: str, extra: dict, r
     mpath = directory / f"{name}.manifest.json"
     _write_private(mpath, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     pruned = apply_retention(directory, retention)
-    return BackupResult(payload, mpath, digest, size, kind, len(extra.get("kv", {})), pruned)
+    return BackupResult(payload, mpath, digest, size, kind, len(extra.get("kv", {})), pruned,
+                        manifest["created"], name)
 
 
 def apply_retention(directory: Path, keep: int) -> list[str]:
@@ -135,12 +166,16 @@ def backup(api: VaultApi, lab, target: VaultTarget, lab_digest: str, *, director
     _make_dir(out)
     name = f"vault-{_stamp()}"
     inventory = kv_inventory(api)
+    salt = os.urandom(16)
+    hashes = kv_hashes(api, inventory, salt)
     data = api.snapshot()
     payload = out / f"{name}.snap"
     _write_private(payload, data)
     extra = {"vault_version": st.get("version"), "storage_type": st.get("storage_type") or "raft",
              "lab_digest": lab_digest, "kv_mount": api.kv_mount, "kv": inventory,
-             "shares": st.get("n"), "threshold": st.get("t")}
+             "kv_hash": {"algorithm": "hmac-sha256", "salt": salt.hex(),
+                         "over": "canonical JSON of each version's data"},
+             "kv_hashes": hashes, "shares": st.get("n"), "threshold": st.get("t")}
     return _finish(out, name, payload, "raft-snapshot", extra,
                    retention if retention is not None else lab.backup.vault.retention)
 

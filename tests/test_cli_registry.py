@@ -42,4 +42,4 @@ def test_the_registered_commands_are_the_documented_ones():
     click_app = typer.main.get_command(app)
     assert sorted(click_app.list_commands(None)) == sorted([  # commands load lazily (main.LazyGroup)
         "app", "apply", "check", "cluster", "explain", "init", "inventory", "node", "plan", "render",
-        "sandbox", "schema", "secrets", "state", "up", "vault", "vm", "validate", "charts", "backup", "restore"])
+        "sandbox", "schema", "secrets", "state", "up", "vault", "vm", "validate", "charts", "backup", "restore", "drill"])

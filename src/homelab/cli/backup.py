@@ -54,7 +54,8 @@ def backup(kind: str = typer.Argument("all", help="vault, elasticsearch, apps or
         from homelab.ops.vault_backup import backup_dir
 
         api = login(c, user)
-        preview.lines["vault"] = backup_vault.describe(doc.lab, c.target, backup_dir(doc.lab, c.target, directory))
+        preview.lines["vault"] = backup_vault.describe(doc.lab, c.target, backup_dir(doc.lab, c.target, directory),
+                                                     not no_offsite)
         runners["vault"] = lambda: backup_vault.backup(api, doc, c.target, directory=directory,
                                                        offsite=not no_offsite, say=say)
     if "elasticsearch" in kinds:

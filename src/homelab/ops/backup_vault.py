@@ -44,13 +44,15 @@ def store_for(lab, api=None, *, factory=None) -> ObjectStore | None:
                        **kwargs)
 
 
-def describe(lab, target, directory: Path) -> list[str]:
+def describe(lab, target, directory: Path, offsite: bool = True) -> list[str]:
     where = "the embedded OpenBao" if target.embedded else f"the Vault at {target.address}"
     lines = [f"vault: raft snapshot of {where} -> {directory} (+ .sha256, .manifest.json with every KV path, "
              f"version and value hash; keep {lab.backup.vault.retention})"]
     off = lab.backup.vault.offsite
-    lines.append(f"vault: copy to s3://{off.bucket}/{off.prefix.strip('/')}/ at {off.endpoint}" if off
-                 else "vault: no off-site copy (backup.vault.offsite is not set)")
+    if off and offsite:
+        lines.append(f"vault: copy to s3://{off.bucket}/{off.prefix.strip('/')}/ at {off.endpoint}")
+    else:
+        lines.append("vault: no off-site copy (" + ("--no-offsite" if off else "backup.vault.offsite is not set") + ")")
     return lines
 
 

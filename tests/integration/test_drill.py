@@ -18,7 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fakes import velero_crds  # noqa: E402
 from fakes.elasticsearch import FakeElasticsearch  # noqa: E402
 from fakes.kube_apiserver import FakeKubeApiServer  # noqa: E402
-
 from homelab.engines.vault import VaultApi  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.validators]  # a real OpenBao server

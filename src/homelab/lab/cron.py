@@ -75,3 +75,44 @@ def on_calendar(schedule: str) -> list[str]:
     if dom_any:
         return [f"{week} *-{mon}-* {time} UTC"]
     return [f"*-{mon}-{day} {time} UTC", f"{week} *-{mon}-* {time} UTC"]
+
+
+def _values(field: str, lo: int, hi: int, names: list[str] | None = None, offset: int = 0) -> set[int]:
+    out: set[int] = set()
+    for item in field.split(","):
+        base, _, step = item.partition("/")
+        if base in ("*", "?"):
+            a, b = lo, hi
+        else:
+            ends = [_number(e, names, offset) for e in base.split("-")]
+            a, b = ends[0], (ends[-1] if len(ends) == 2 else (hi if step else ends[0]))
+        out |= set(range(a, b + 1, int(step) if step else 1))
+    return out
+
+
+def longest_gap_hours(schedule: str, days: int = 800) -> float:
+    """The longest time between two runs of a (valid) cron schedule over `days` days from 2024-01-01, in
+    hours: what a retention must exceed for a backup to exist at every moment. Day fields OR'ed as cron
+    does when both are restricted."""
+    from datetime import datetime, timedelta
+
+    text = MACROS.get(schedule.strip(), schedule.strip())
+    minute, hour, dom, month, dow = text.split()
+    mins, hours = sorted(_values(minute, 0, 59)), sorted(_values(hour, 0, 23))
+    doms, months = _values(dom, 1, 31), _values(month, 1, 12, MONTHS, 1)
+    dows = {d % 7 for d in _values(dow, 0, 7, [d.upper() for d in DAYS[:7]])}
+    both = dom not in ("*", "?") and dow not in ("*", "?")
+    times = [h * 60 + m for h in hours for m in mins]  # minutes of the day, ascending
+    within = max((b - a for a, b in zip(times, times[1:], strict=False)), default=0) / 60
+    start, last, gap, runs = datetime(2024, 1, 1), None, 0.0, 0
+    for n in range(days):
+        day = start + timedelta(days=n)
+        d_ok, w_ok = day.day in doms, (day.weekday() + 1) % 7 in dows
+        if day.month not in months or not ((d_ok or w_ok) if both else (d_ok and w_ok)):
+            continue
+        first = day + timedelta(minutes=times[0])
+        if last is not None:
+            gap = max(gap, (first - last).total_seconds() / 3600)
+        gap, runs = max(gap, within), runs + len(times)
+        last = day + timedelta(minutes=times[-1])
+    return gap if runs >= 2 else float("inf")

@@ -194,10 +194,14 @@ def execute(plan: RestorePlan, lab, *, progress: Progress | None = None,
         say(f"unsealing with the backed-up Vault's keys ({plan.seal[1]} of {plan.seal[0]})")
         unseal(target, keys=list(plan.backup_keys.get("keys") or []), factory=factory)
     anon.wait_active()
-    say(f"verifying {len(plan.expected)} KV path(s) against the manifest")
     restored = api_from_keys(anon, plan.backup_keys)
     found = kv_inventory(restored)
-    _verify(found, plan.expected)
+    if "kv" in plan.manifest:
+        say(f"verifying {len(plan.expected)} KV path(s) against the manifest")
+        _verify(found, plan.expected)
+    else:  # made by the Vault VM's timer (vault-backup.py): no token to list KV with, so no inventory
+        say(f"the backup records no KV inventory (made on the Vault VM): {len(found)} KV path(s) restored, "
+            "not compared")
     hashed = verify_hashes(restored, plan.manifest)
     if hashed:
         say(f"verified {hashed} version(s) by hash: the data is the backed-up data")

@@ -22,10 +22,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from s3_server import ACCESS_KEY, SECRET_KEY, s3_server  # noqa: E402
-
 from homelab.lab.load import load_lab  # noqa: E402
 from homelab.render import render_all  # noqa: E402
+from s3_server import ACCESS_KEY, SECRET_KEY, s3_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "examples" / "reference" / "homelab.yaml"

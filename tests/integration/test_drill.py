@@ -151,6 +151,25 @@ def test_elasticsearch_and_velero_are_drilled_through_their_apis(box, tmp_path):
     assert not [i for i in es.indices if i.startswith("drill-")]  # the temporary index is deleted again
 
 
+def test_backup_all_runs_what_it_can_reach_and_says_what_it_cannot(box, tmp_path):
+    es = FakeElasticsearch(bootstrap_password=ES_PASSWORD)
+    url = es.start(tmp_path / "tls")
+    es.repositories["s3-backups"] = {"type": "s3", "settings": {"bucket": "es-snapshots"}}
+    es.indices["logs-2026.01.02"] = {"docs": 5, "open": True}
+    try:
+        proc = box.run("backup", "all", "--no-offsite", "--es-url", url, "--es-ca", str(es.ca_file), "-y")
+    finally:
+        es.stop()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "will back up  vault: raft snapshot" in proc.stderr and "will back up  elasticsearch: snapshot" in proc.stderr
+    assert "not run       apps: no Kubernetes connection" in proc.stderr
+    manifest = Path(proc.stdout.strip().splitlines()[-1].removeprefix("manifest: "))
+    run = json.loads(manifest.read_text())
+    assert [b["kind"] for b in run["backups"]] == ["vault", "elasticsearch"]
+    assert run["not_run"] == {"apps": "no Kubernetes connection (pass --kubeconfig or set gitops.argocd.kubeconfig)"}
+    assert run["backups"][0]["size"] > 0 and len(run["backups"][0]["sha256"]) == 64
+
+
 def test_no_secret_in_any_output_or_report(box):
     keys = json.loads((box.state / "vault" / "init-keys.json").read_text())
     secrets = set(keys["keys"] + keys["keys_base64"] + [keys["root_token"], "plex-claim-secret-1",

@@ -146,6 +146,17 @@ def test_raft_storage_snapshot_with_the_vault_cli(tmp_path, script, s3, openbao,
     assert len(s3.keys("vault-backups", "raft/")) == 3
 
 
+def test_without_the_bucket_keys_the_backup_is_kept_and_the_failure_says_why(tmp_path, script, s3):
+    (tmp_path / "data").mkdir()
+    cfg = _config(tmp_path, s3)
+    (tmp_path / "offsite.json").unlink()
+    proc = subprocess.run([sys.executable, str(script), "--config", str(cfg)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "the backup is kept locally" in proc.stderr and "run the vault playbook" in proc.stderr
+    assert len(list((tmp_path / "backups").glob("*.manifest.json"))) == 1
+
+
 def test_raft_without_a_token_fails_clearly(tmp_path, script, s3):
     cfg = _config(tmp_path, s3, storage="raft")
     proc = subprocess.run([sys.executable, str(script), "--config", str(cfg)], capture_output=True, text=True,

@@ -145,8 +145,13 @@ def s3_client(off, creds):
 
 def upload(cfg, name):
     off = cfg["offsite"]
-    with open(cfg["offsite_credentials_file"]) as fh:
-        creds = json.load(fh)
+    try:
+        with open(cfg["offsite_credentials_file"]) as fh:
+            creds = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"vault-backup: the backup is kept locally, but the off-site copy needs the bucket's keys "
+                         f"in {cfg['offsite_credentials_file']} ({exc}): run the vault playbook once Vault is "
+                         "initialised (it writes them from Vault)") from None
     s3 = s3_client(off, creds)
     prefix = off.get("prefix", "").strip("/")
     key = (prefix + "/") if prefix else ""

@@ -84,13 +84,38 @@ def kv_inventory(api: VaultApi) -> dict[str, int]:
 
 
 def value_hash(salt: bytes, data: dict) -> str:
-    """HMAC-SHA256 of one version's data (canonical JSON), keyed with the backup's random salt: equal data
-    gives equal hashes within one manifest, and the manifest reveals no value (no dictionary of common
-    passwords applies without the salt being attacked per backup)."""
+    """HMAC-SHA256 of one version's data (canonical JSON) under the manifest's hash key (hash_key below)."""
     import hmac
 
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hmac.new(salt, text.encode(), hashlib.sha256).hexdigest()
+
+
+def key_from_unseal_keys(keys: dict) -> bytes | None:
+    """The HMAC key derived from the backed-up Vault's unseal keys: whoever can restore the backup can check
+    its hashes, and a manifest that leaks (it is copied to S3 beside the snapshot) cannot be brute-forced for a
+    weak value without those keys."""
+    shares = sorted(str(k) for k in keys.get("keys") or [])
+    if not shares:
+        return None
+    return hashlib.sha256(("homelab kv hash v1\0" + "\0".join(shares)).encode()).digest()
+
+
+def hash_key(target: VaultTarget) -> tuple[bytes, dict]:
+    """(key, manifest description): from the keys file when it is at hand, else a random salt kept in the
+    manifest (then the hashes only resist guessing as far as the values are long and random)."""
+    from homelab.engines.vault.target import read_keys_file
+
+    try:
+        key = key_from_unseal_keys(read_keys_file(target.keys_file))
+    except StateError:
+        key = None
+    if key is not None:
+        return key, {"algorithm": "hmac-sha256", "key": "unseal-keys",
+                     "over": "canonical JSON of each version's data"}
+    salt = os.urandom(16)
+    return salt, {"algorithm": "hmac-sha256", "key": "salt", "salt": salt.hex(),
+                  "over": "canonical JSON of each version's data"}
 
 
 def kv_hashes(api: VaultApi, paths, salt: bytes) -> dict[str, dict[str, str]]:
@@ -166,15 +191,14 @@ def backup(api: VaultApi, lab, target: VaultTarget, lab_digest: str, *, director
     _make_dir(out)
     name = f"vault-{_stamp()}"
     inventory = kv_inventory(api)
-    salt = os.urandom(16)
-    hashes = kv_hashes(api, inventory, salt)
+    key, described = hash_key(target)
+    hashes = kv_hashes(api, inventory, key)
     data = api.snapshot()
     payload = out / f"{name}.snap"
     _write_private(payload, data)
     extra = {"vault_version": st.get("version"), "storage_type": st.get("storage_type") or "raft",
              "lab_digest": lab_digest, "kv_mount": api.kv_mount, "kv": inventory,
-             "kv_hash": {"algorithm": "hmac-sha256", "salt": salt.hex(),
-                         "over": "canonical JSON of each version's data"},
+             "kv_hash": described,
              "kv_hashes": hashes, "shares": st.get("n"), "threshold": st.get("t")}
     return _finish(out, name, payload, "raft-snapshot", extra,
                    retention if retention is not None else lab.backup.vault.retention)

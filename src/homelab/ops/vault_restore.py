@@ -34,7 +34,7 @@ from pathlib import Path
 from homelab.engines.vault.client import ClientFactory, VaultApi, VaultError, VaultTokenError, hvac_client
 from homelab.engines.vault.target import VaultTarget, register_secrets
 from homelab.errors import HomelabError
-from homelab.ops.vault_backup import kv_hashes, kv_inventory, load_manifest
+from homelab.ops.vault_backup import key_from_unseal_keys, kv_hashes, kv_inventory, load_manifest
 
 Progress = Callable[[str], None]
 
@@ -202,7 +202,7 @@ def execute(plan: RestorePlan, lab, *, progress: Progress | None = None,
     else:  # made by the Vault VM's timer (vault-backup.py): no token to list KV with, so no inventory
         say(f"the backup records no KV inventory (made on the Vault VM): {len(found)} KV path(s) restored, "
             "not compared")
-    hashed = verify_hashes(restored, plan.manifest)
+    hashed = verify_hashes(restored, plan.manifest, plan.backup_keys)
     if hashed:
         say(f"verified {hashed} version(s) by hash: the data is the backed-up data")
     return RestoreResult(plan, len(found), not plan.initialized, restarted, _place_keys(target), hashed)
@@ -252,14 +252,19 @@ def _verify(found: dict[str, int], expected: dict[str, int]) -> None:
         f"{len(differ)} with another version" + (f" (e.g. {(missing or differ)[0]})" if missing or differ else ""))
 
 
-def verify_hashes(api: VaultApi, manifest: dict) -> int:
+def verify_hashes(api: VaultApi, manifest: dict, backup_keys: dict | None = None) -> int:
     """Compare every version's data hash with the manifest's (kv_hashes); the number compared, 0 when the
-    manifest has none. Raises naming paths and versions only, never a value."""
+    manifest has none. The key: the backed-up Vault's unseal keys, or the salt in the manifest. Raises naming
+    paths and versions only, never a value."""
     expected = manifest.get("kv_hashes")
-    salt = (manifest.get("kv_hash") or {}).get("salt")
-    if not expected or not salt:
+    described = manifest.get("kv_hash") or {}
+    if described.get("key") == "unseal-keys":
+        key = key_from_unseal_keys(backup_keys or {})
+    else:
+        key = bytes.fromhex(described["salt"]) if described.get("salt") else None
+    if not expected or key is None:
         return 0
-    found = kv_hashes(api, list(expected), bytes.fromhex(salt))
+    found = kv_hashes(api, list(expected), key)
     differ = [f"{p} v{v}" for p in sorted(expected) for v, h in sorted(expected[p].items())
               if found.get(p, {}).get(v) != h]
     if differ:

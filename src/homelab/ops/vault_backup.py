@@ -3,8 +3,10 @@
 Raft storage (the embedded server, or a Vault with integrated storage): an API snapshot
 (`GET /v1/sys/storage/raft/snapshot`), saved as `vault-<UTC time>.snap` (mode 0600) with
 `vault-<time>.snap.sha256` (sha256sum format) and `vault-<time>.manifest.json`:
-format, kind, created (UTC), vault version, storage type, file, size, sha256, lab digest, KV mount and
-the KV inventory (every secret path with its current version — never a value).
+format, kind, created (UTC), vault version, storage type, file, size, sha256, lab digest, KV mount,
+the KV inventory (every secret path with its current version — never a value) and `kv_hashes`: for every
+version of every path an HMAC-SHA256 of its data (or "deleted"/"destroyed"), keyed with the backed-up
+Vault's unseal keys (`kv_hash.key: unseal-keys`), else with a random salt kept in the manifest.
 
 File storage (the seed's HashiCorp Vault): there is no snapshot API. `backup --data-dir DIR` makes a
 tar.gz of the data directory, as the seed does by hand. It is only consistent when Vault is not
@@ -186,7 +188,9 @@ def backup(api: VaultApi, lab, target: VaultTarget, lab_digest: str, *, director
     st = api.require_ready()
     if st.get("storage_type") not in (None, "raft"):
         raise VaultError(f"Vault uses {st.get('storage_type')} storage: there is no snapshot API",
-                         "seal or stop Vault, then run `homelab vault backup --data-dir DIR` on the Vault host")
+                         "the Vault VM backs it up itself (vault-backup.timer: `systemctl start vault-backup.service` "
+                         "there for one now); or seal or stop Vault and run `homelab vault backup --data-dir DIR` "
+                         "on the Vault host")
     out = backup_dir(lab, target, directory)
     _make_dir(out)
     name = f"vault-{_stamp()}"

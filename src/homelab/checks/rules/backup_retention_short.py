@@ -40,7 +40,7 @@ def check(doc):
     for path, what, kept, gap, count in _windows(doc.lab):
         if count == 1:
             yield Finding(path, f"{what} keeps a single backup: when it is bad there is nothing to fall back on",
-                          "keep at least 2 (the reference lab keeps 14 daily Vault backups)")
+                          "keep at least 2 (the reference lab keeps 14 daily Vault backups and 14 daily ZFS snapshots)")
         elif kept < 2 * gap:
             yield Finding(path, f"{what} keeps backups for {_hours(kept)} but runs up to {_hours(gap)} apart: "
                           + ("some of the time there is no backup at all" if kept <= gap else

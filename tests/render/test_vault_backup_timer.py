@@ -82,3 +82,15 @@ def test_both_day_fields_need_two_events():
     assert on_calendar("@weekly") == ["Sun *-*-* 00:00:00 UTC"]
     with pytest.raises(ValueError):
         on_calendar("0 3 * *")
+
+
+@pytest.mark.parametrize("expr", ["0 3 * * *", "0 5 * * 0", "0 3 1 * *", "0 4 1 * 1-5", "0 3,5 * * *", "0 0 */10 * *"])
+def test_the_longest_gap_between_runs_is_what_systemd_schedules(expr):
+    """backup-retention-short compares retentions with lab/cron.longest_gap_hours; here the same gap comes from
+    the runs systemd-analyze lists for the converted events (two years of them)."""
+    from homelab.lab.cron import longest_gap_hours
+
+    runs = systemd_elapses(on_calendar(expr), datetime(2024, 1, 1, tzinfo=UTC), 800)
+    runs = [r for r in runs if r < datetime(2025, 2, 4, tzinfo=UTC)]  # the 400 days the check looks at
+    gaps = [(b - a).total_seconds() / 3600 for a, b in zip(runs, runs[1:], strict=False)]
+    assert longest_gap_hours(expr) == max(gaps)

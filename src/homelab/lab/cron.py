@@ -10,6 +10,8 @@ SLM and Velero run in UTC). Ranges A-B become A..B, steps */N become START/N (mi
 
 from __future__ import annotations
 
+import functools
+
 MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
 DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
@@ -90,10 +92,11 @@ def _values(field: str, lo: int, hi: int, names: list[str] | None = None, offset
     return out
 
 
-def longest_gap_hours(schedule: str, days: int = 800) -> float:
+@functools.lru_cache(maxsize=256)
+def longest_gap_hours(schedule: str, days: int = 400) -> float:
     """The longest time between two runs of a (valid) cron schedule over `days` days from 2024-01-01, in
-    hours: what a retention must exceed for a backup to exist at every moment. Day fields OR'ed as cron
-    does when both are restricted."""
+    hours: what a retention must exceed for a backup to exist at every moment (inf: fewer than two runs in
+    that time). Day fields OR'ed as cron does when both are restricted."""
     from datetime import datetime, timedelta
 
     text = MACROS.get(schedule.strip(), schedule.strip())

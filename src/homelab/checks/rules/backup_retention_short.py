@@ -32,6 +32,8 @@ def _windows(lab):
 
 
 def _hours(h: float) -> str:
+    if h == float("inf"):
+        return "more than a year"
     return f"{h / 24:g} days" if h >= 48 else f"{h:g} hours"
 
 

@@ -202,6 +202,31 @@ def test_a_tampered_copy_in_the_bucket_is_refused_before_anything_is_sent(box):
     assert every_version(box.root()) == before
 
 
+def test_an_unreachable_bucket_keeps_the_local_backup_and_missing_keys_stop_before_it(box):
+    local = box.state / "backups" / "vault"
+    before = set(local.glob("*.manifest.json")) if local.exists() else set()
+    text = box.lab.read_text()
+    box.lab.write_text(text.replace("bucket: vault-backups", "bucket: no-such-bucket"))
+    try:
+        proc = box.run("backup", "vault", "-y")
+    finally:
+        box.lab.write_text(text)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "NoSuchBucket" in proc.stderr and "the backup is kept locally" in proc.stderr
+    made = set(local.glob("*.manifest.json")) - before
+    assert len(made) == 1 and next(iter(made)).name in proc.stderr
+    # without the bucket's keys in Vault (and none in the environment) nothing is taken at all
+    api = box.root()
+    api.client.secrets.kv.v2.delete_metadata_and_all_versions("backup/vault", mount_point="secret")
+    try:
+        proc = box.run("backup", "vault", "-y")
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "the off-site bucket's keys are not in Vault at backup/vault" in proc.stderr
+        assert set(local.glob("*.manifest.json")) - before == made
+    finally:
+        api.kv_write("backup/vault", {"access_key": ACCESS_KEY, "secret_key": SECRET_KEY})
+
+
 def test_no_secret_in_any_output(box):
     keys = json.loads(box.keys.read_text())
     secrets = set(keys["keys"] + keys["keys_base64"] + [keys["root_token"], SECRET_KEY])

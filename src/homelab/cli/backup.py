@@ -56,8 +56,8 @@ def backup(kind: str = typer.Argument("all", help="vault, elasticsearch, apps or
         api = login(c, user)
         preview.lines["vault"] = backup_vault.describe(doc.lab, c.target, backup_dir(doc.lab, c.target, directory),
                                                      not no_offsite)
-        runners["vault"] = lambda: backup_vault.backup(api, doc, c.target, directory=directory,
-                                                       offsite=not no_offsite, say=say)
+        store = None if no_offsite else backup_vault.store_for(doc.lab, api)  # keys first, before anything
+        runners["vault"] = lambda: backup_vault.backup(api, doc, c.target, directory=directory, store=store, say=say)
     if "elasticsearch" in kinds:
         from homelab.ops import backup_elastic
 

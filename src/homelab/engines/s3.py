@@ -29,6 +29,21 @@ def boto3_client(endpoint: str, region: str, access_key: str, secret_key: str, v
                                       read_timeout=60, s3={"addressing_style": "path"}))
 
 
+def _error_code(exc: BaseException) -> str | None:
+    """The S3 error code (NoSuchBucket, AccessDenied, ...) of a botocore ClientError, also when boto3's transfer
+    layer wrapped it (S3UploadFailedError keeps only its text: "An error occurred (NoSuchBucket) when ...")."""
+    import re
+
+    seen = exc
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code"):
+            return str(response["Error"]["Code"])
+        seen = seen.__cause__ or seen.__context__
+    m = re.search(r"An error occurred \((\w+)\)", str(exc))
+    return m.group(1) if m else None
+
+
 @dataclass
 class ObjectStore:
     endpoint: str
@@ -59,7 +74,7 @@ class ObjectStore:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # botocore's ClientError / EndpointConnectionError / S3UploadFailedError
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+            code = _error_code(exc)
             reason = code or type(exc).__name__
             hint = {"NoSuchBucket": f"create the bucket {self.bucket!r} on the storage first",
                     "InvalidAccessKeyId": "check the keys the lab's credentials reference points at",

@@ -56,7 +56,11 @@ def describe(lab, target, directory: Path, offsite: bool = True) -> list[str]:
     return lines
 
 
-def backup(api, doc, target, *, directory: str | None = None, offsite: bool = True, say: Progress) -> dict:
+def backup(api, doc, target, *, directory: str | None = None, store: ObjectStore | None = None,
+           say: Progress) -> dict:
+    """Snapshot, then the copy to `store` (from store_for, made before: missing keys stop the run before the
+    snapshot). An upload that fails leaves the local backup in place and says so."""
+    from homelab.errors import EngineError
     from homelab.ops import vault_backup
 
     say("vault: taking a raft snapshot and hashing every KV version")
@@ -65,11 +69,13 @@ def backup(api, doc, target, *, directory: str | None = None, offsite: bool = Tr
     entry = {"kind": "vault", "what": f"raft snapshot of {target.address}", "created": result.created,
              "file": str(result.file), "manifest": str(result.manifest), "size": result.size,
              "sha256": result.sha256, "kv_paths": result.paths, "pruned": result.pruned, "offsite": None}
-    store = store_for(doc.lab, api) if offsite else None
     if store is not None:
         say(f"vault: copying to {store.where}")
-        uploaded = store.upload_set(result.file.parent, result.manifest.name[: -len(".manifest.json")])
-        removed = store.prune(doc.lab.backup.vault.retention)
+        try:
+            uploaded = store.upload_set(result.file.parent, result.manifest.name[: -len(".manifest.json")])
+            removed = store.prune(doc.lab.backup.vault.retention)
+        except EngineError as exc:
+            raise EngineError(f"{exc.message}; the backup is kept locally: {result.manifest}", exc.hint) from None
         entry["offsite"] = {"where": store.where, "files": uploaded, "pruned": removed}
         say(f"vault: {len(uploaded)} file(s) in the bucket" + (f", {len(removed)} old removed" if removed else ""))
     return entry

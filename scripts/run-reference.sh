@@ -2,6 +2,7 @@
 # `make run`: the main job on the bundled reference lab, from a clean state every time.
 #
 # check -> inventory -> render -> (embedded Vault) -> plan -> up (apply) -> plan again (nothing to do)
+# -> backup -> drill (a scratch OpenBao restores the newest Vault backup; report in build/reference/drills)
 #
 # Talks to nothing outside this machine: the reference lab keeps its real addresses, which are not
 # reachable from here, so its Vault is overridden to an embedded OpenBao server on 127.0.0.1
@@ -100,6 +101,12 @@ grep -q "caBundle:" "$OUT/repo/k8s/platform/cert-manager-issuers.yaml" && echo "
 step "homelab vault status / backup"
 $HL vault status --lab "$LAB"
 $HL vault backup --lab "$LAB"
+
+step "homelab backup vault (the off-site bucket is the lab's TrueNAS: not contacted from here)"
+$HL backup vault --lab "$LAB" --no-offsite -y
+
+step "homelab drill: the newest Vault backup restored into a scratch OpenBao, verified by hash, RPO/RTO"
+$HL drill --lab "$LAB" --out "$OUT/drills"
 
 step "homelab vault down"
 $HL vault down --lab "$LAB"

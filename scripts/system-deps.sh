@@ -14,6 +14,8 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v getent >/dev/null 2>&1 || need+=(libc-bin)
+# systemd-analyze checks the OnCalendar= events rendered for the Vault backup timer (tests/render/test_vault_backup_timer.py)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: missing ${need[*]} and cannot apt-get install (not root or no apt);" \

@@ -91,9 +91,9 @@ def test_apply_refuses_a_lab_that_check_rejects(lab, capsys):
 ])
 def test_backup_schedules_must_be_cron(lab, capsys, schedule, ok):
     text = (lab / "homelab.yaml").read_text()
-    old = 'vault: {schedule: "0 3 * * *"'
-    assert old in text
-    (lab / "homelab.yaml").write_text(text.replace(old, f'vault: {{schedule: "{schedule}"'))
+    old = 'schedule: "0 3 * * *"'  # backup.vault (the reference lab's only schedule at 03:00)
+    assert text.count(old) == 1
+    (lab / "homelab.yaml").write_text(text.replace(old, f'schedule: "{schedule}"'))
     code = run(["check", "homelab.yaml"])
     out, err = capsys.readouterr()
     if ok:

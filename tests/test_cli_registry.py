@@ -43,4 +43,4 @@ def test_the_registered_commands_are_the_documented_ones():
     assert sorted(click_app.list_commands(None)) == sorted([  # commands load lazily (main.LazyGroup)
         "app", "apply", "check", "cluster", "explain", "init", "inventory", "node", "plan", "render",
         "sandbox", "schema", "secrets", "state", "up", "vault", "vm", "validate", "charts", "pki", "upgrade",
-        "destroy"])
+        "destroy", "backup", "restore", "drill"])

@@ -42,3 +42,11 @@ def test_day_of_week_7_is_sunday_for_cron_but_not_for_velero():
     assert "robfig/cron" in cron_problem("0 3 * * 5-7", velero=True)
     assert cron_problem("0 3 * * 0", velero=True) is None
     assert cron_problem("17 3 * * 1", velero=True) is None  # a 7 in another field is fine
+
+
+def test_elasticsearch_cannot_take_both_day_fields():
+    """SLM schedules are Quartz cron: one of day-of-month / day-of-week must be '?' (render/ansible.py es_cron)."""
+    assert cron_problem("0 3 1 * 1", elasticsearch=True) is not None
+    assert "Quartz" in cron_problem("0 3 1 * MON", elasticsearch=True)
+    assert cron_problem("0 3 1 * 1") is None  # fine for cron, Velero and the Vault timer
+    assert cron_problem("0 3 1 * *", elasticsearch=True) is None and cron_problem("0 3 * * 1", elasticsearch=True) is None

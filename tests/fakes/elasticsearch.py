@@ -15,7 +15,20 @@ Written from primary sources, not from the roles:
   `bootstrap.password` until a password is stored (`bootstrap_password` / `stored_password` here);
 - Elasticsearch reference, "Cron expressions": Quartz syntax, `<seconds> <minutes> <hours> <day_of_month>
   <month> <day_of_week> [year]`, one of the two day fields must be `?` (SLM rejects anything else);
-- engine-api-facts.md §4.1: every response carries `X-Elastic-Product: Elasticsearch`.
+- engine-api-facts.md §4.1: every response carries `X-Elastic-Product: Elasticsearch`;
+- snapshots (elasticsearch-specification `snapshot/create`, `snapshot/get`, `snapshot/restore`, `slm/execute_lifecycle`,
+  `slm/get_lifecycle`; Elasticsearch reference "Create snapshot API", "Get snapshot API", "Restore snapshot API"):
+  PUT|POST /_snapshot/{repo}/{snapshot} (body indices, ignore_unavailable, include_global_state, metadata,
+  partial; `?wait_for_completion=true` -> {"snapshot": SnapshotInfo}, else {"accepted": true}); GET
+  /_snapshot/{repo}/_all|{snapshot} -> {"snapshots": [SnapshotInfo], "total", "remaining"}; POST
+  /_snapshot/{repo}/{snapshot}/_restore (body indices, rename_pattern, rename_replacement,
+  include_global_state, include_aliases, ignore_unavailable, partial, index_settings, ignore_index_settings,
+  feature_states; `?wait_for_completion=true` -> {"snapshot": {"snapshot", "indices", "shards"}}), refused
+  with snapshot_restore_exception (500) when an open index of the same name exists; rename_pattern is a Java
+  regex whose groups rename_replacement refers to as $1 (Python's re with `$n` -> `\\n` here); POST
+  /_slm/policy/{id}/_execute -> {"snapshot_name"}; GET /_slm/policy -> every policy; indices as
+  GET /{index}/_count -> {"count", "_shards"} and DELETE /{index} -> {"acknowledged": true}. Snapshot and index
+  names must be lowercase (invalid_snapshot_name_exception, 400). Time stamps are real UTC milliseconds.
 
 UNCONFIRMED (marked where used): the exact `reason` texts of some errors.
 """
@@ -120,6 +133,9 @@ class FakeElasticsearch:
     settings: dict = field(default_factory=lambda: {"persistent": {}, "transient": {}})  # flat keys
     nodes: dict = field(default_factory=dict)  # name -> {"version": "8.18.0", "node.role": "dm"}
     _query = ""  # the query string of the request being routed (not a field)
+    queries: list = field(default_factory=list)  # (method, path, query string) of every request
+    indices: dict = field(default_factory=dict)  # index name -> {"docs": int, "open": bool}
+    snapshots: dict = field(default_factory=dict)  # repository -> {snapshot name -> SnapshotInfo}
 
     # ---------------------------------------------------------------- serving
     def start(self, directory: Path) -> str:
@@ -189,16 +205,22 @@ class FakeElasticsearch:
 
     def handle(self, method: str, path: str, headers, body) -> tuple[int, dict, dict]:
         self.requests.append((method, path.split("?")[0], body))
+        self.queries.append((method, path.split("?")[0], path.partition("?")[2]))
         who = self._who(headers)
         if who is None:
             status, payload = error(401, "security_exception",
                                     f"unable to authenticate user for REST request [{path}]")
             return status, payload, {"WWW-Authenticate": 'Basic realm="security", charset="UTF-8"'}
         self._query = path.partition("?")[2]
-        status, payload = self.route(method, path.split("?")[0], body, who)
+        query = dict(p.partition("=")[::2] for p in path.partition("?")[2].split("&") if p)
+        status, payload = self.route(method, path.split("?")[0], body, who, query)
         return status, payload, {}
 
-    def route(self, method, path, body, who) -> tuple[int, dict]:
+    def route(self, method, path, body, who, query=None) -> tuple[int, dict]:
+        query = query or {}
+        answer = snapshot_route(self, method, path, body, query)
+        if answer is not None:
+            return answer
         if path == "/_security/_authenticate" and method == "GET":
             return 200, who
         if path == "/_cluster/health" and method == "GET":
@@ -230,6 +252,8 @@ class FakeElasticsearch:
         m = re.fullmatch(r"/_slm/policy/([^/]+)", path)
         if m:
             return self._slm(method, m.group(1), body)
+        if path == "/_slm/policy" and method == "GET":
+            return 200, dict(self.slm)
         return error(400, "illegal_argument_exception", f"no handler found for uri [{path}] and method [{method}]")
 
     def _settings(self, method, body):
@@ -312,3 +336,148 @@ class FakeElasticsearch:
                                               **({"retention": body["retention"]} if "retention" in body else {})}}
             return 200, {"acknowledged": True}
         return error(405, "illegal_argument_exception", f"method [{method}] not allowed")
+
+
+# -------------------------------------------------------------------------------------------- snapshots
+_SNAPSHOT_BODY = {"indices", "ignore_unavailable", "include_global_state", "metadata", "partial", "feature_states",
+                  "expand_wildcards"}
+_RESTORE_BODY = {"indices", "rename_pattern", "rename_replacement", "include_global_state", "include_aliases",
+                 "ignore_unavailable", "partial", "index_settings", "ignore_index_settings", "feature_states",
+                 "rename_alias_pattern", "rename_alias_replacement"}
+
+
+def _millis() -> int:
+    return int(datetime.datetime.now(datetime.UTC).timestamp() * 1000)
+
+
+def _iso(ms: int) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _names(value, pool) -> list[str]:
+    """indices as a comma-separated string or a list, with * wildcards, against the names in pool."""
+    import fnmatch
+
+    wanted = value.split(",") if isinstance(value, str) else list(value or ["*"])
+    return sorted({n for n in pool for w in wanted if fnmatch.fnmatchcase(n, w.strip())})
+
+
+def _unknown(body, allowed, what) -> tuple[int, dict] | None:
+    extra = sorted(set(body or {}) - allowed)
+    if extra:  # reason text UNCONFIRMED; the type and status are the parser's
+        return error(400, "x_content_parse_exception", f"[1:2] [{what}] unknown field [{extra[0]}]")
+    return None
+
+
+def snapshot_route(fake, method, path, body, query):
+    m = re.fullmatch(r"/_snapshot/([^/]+)/([^/]+)(/_restore)?", path)
+    if m:
+        repo, snap, restore = m.groups()
+        if repo not in fake.repositories:
+            return error(404, "repository_missing_exception", f"[{repo}] missing")
+        if restore:
+            return _restore(fake, repo, snap, body, query) if method == "POST" else error(
+                405, "illegal_argument_exception", f"method [{method}] not allowed")
+        if method == "GET":
+            return _get_snapshots(fake, repo, snap)
+        if method in ("PUT", "POST"):
+            return _create_snapshot(fake, repo, snap, body, query)
+        return None
+    m = re.fullmatch(r"/_slm/policy/([^/]+)/_execute", path)
+    if m and method in ("PUT", "POST"):
+        if m.group(1) not in fake.slm:
+            return error(404, "resource_not_found_exception",
+                         f"snapshot lifecycle policy or policies [{m.group(1)}] not found")
+        policy = fake.slm[m.group(1)]["policy"]
+        name = policy["name"].strip("<>").replace("{now/d}", datetime.date.today().strftime("%Y.%m.%d"))
+        name = f"{name}-{secrets.token_hex(4)}"
+        _create_snapshot(fake, policy["repository"], name, policy.get("config") or {}, {},
+                         {"policy": m.group(1)})
+        return 200, {"snapshot_name": name}
+    m = re.fullmatch(r"/([a-z0-9][^/_]*[^/]*)/_count", path)
+    if m and method in ("GET", "POST"):
+        if m.group(1) not in fake.indices:
+            return error(404, "index_not_found_exception", f"no such index [{m.group(1)}]")
+        return 200, {"count": fake.indices[m.group(1)]["docs"],
+                     "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}
+    m = re.fullmatch(r"/([a-z0-9][^/_]*[^/]*)", path)
+    if m and method == "DELETE":
+        if m.group(1) not in fake.indices:
+            return error(404, "index_not_found_exception", f"no such index [{m.group(1)}]")
+        del fake.indices[m.group(1)]
+        return 200, {"acknowledged": True}
+    return None
+
+
+def _create_snapshot(fake, repo, snap, body, query, metadata=None):
+    bad = _unknown(body, _SNAPSHOT_BODY, "create_snapshot")
+    if bad:
+        return bad
+    if snap != snap.lower() or snap.startswith(("_", "-")):
+        return error(400, "invalid_snapshot_name_exception",
+                     f"[{repo}:{snap}] Invalid snapshot name [{snap}], must be lowercase")
+    taken = fake.snapshots.setdefault(repo, {})
+    if snap in taken:
+        return error(400, "invalid_snapshot_name_exception",
+                     f"[{repo}:{snap}] Invalid snapshot name [{snap}], snapshot with the same name already exists")
+    indices = _names((body or {}).get("indices"), fake.indices)
+    start = _millis()
+    info = {"snapshot": snap, "uuid": secrets.token_urlsafe(16), "repository": repo, "version_id": 8180099,
+            "version": "8.18.0", "indices": indices, "data_streams": [], "include_global_state":
+            (body or {}).get("include_global_state", True), "state": "SUCCESS", "start_time": _iso(start),
+            "start_time_in_millis": start, "end_time": _iso(start + 1), "end_time_in_millis": start + 1,
+            "duration_in_millis": 1, "failures": [], "shards": {"total": len(indices), "failed": 0,
+                                                                "successful": len(indices)},
+            "feature_states": []}
+    meta = {**((body or {}).get("metadata") or {}), **(metadata or {})}
+    if meta:
+        info["metadata"] = meta
+    info["_docs"] = {i: fake.indices[i]["docs"] for i in indices}  # what a restore brings back (not served)
+    taken[snap] = info
+    if query.get("wait_for_completion") == "true":
+        return 200, {"snapshot": _public(info)}
+    return 200, {"accepted": True}
+
+
+def _public(info: dict) -> dict:
+    return {k: v for k, v in info.items() if not k.startswith("_")}
+
+
+def _get_snapshots(fake, repo, snap):
+    taken = fake.snapshots.get(repo, {})
+    if snap in ("_all", "*"):
+        found = sorted(taken.values(), key=lambda i: i["start_time_in_millis"])
+    elif snap in taken:
+        found = [taken[snap]]
+    else:
+        return error(404, "snapshot_missing_exception", f"[{repo}:{snap}] is missing")
+    return 200, {"snapshots": [_public(i) for i in found], "total": len(found), "remaining": 0}
+
+
+def _restore(fake, repo, snap, body, query):
+    bad = _unknown(body, _RESTORE_BODY, "restore_snapshot")
+    if bad:
+        return bad
+    info = fake.snapshots.get(repo, {}).get(snap)
+    if info is None:
+        return error(404, "snapshot_missing_exception", f"[{repo}:{snap}] is missing")
+    body = body or {}
+    chosen = _names(body.get("indices"), info["_docs"])
+    pattern, replacement = body.get("rename_pattern"), body.get("rename_replacement")
+    targets = {}
+    for index in chosen:
+        new = index
+        if pattern is not None and replacement is not None:
+            new = re.sub(pattern, re.sub(r"\$(\d+)", r"\\\1", replacement), index)
+        if new in fake.indices and fake.indices[new].get("open", True):
+            return error(500, "snapshot_restore_exception",
+                         f"[{repo}:{snap}/{info['uuid']}] cannot restore index [{new}] because an open index with same "
+                         "name already exists in the cluster. Either close or delete the existing index or restore "
+                         "the index under a different name by providing a rename pattern and replacement name")
+        targets[index] = new
+    for index, new in targets.items():
+        fake.indices[new] = {"docs": info["_docs"][index], "open": True}
+    if query.get("wait_for_completion") == "true":
+        return 200, {"snapshot": {"snapshot": snap, "indices": sorted(targets.values()),
+                                  "shards": {"total": len(targets), "failed": 0, "successful": len(targets)}}}
+    return 200, {"accepted": True}

@@ -131,3 +131,71 @@ def test_cat_nodes_as_json_and_health_as_set(es):
     health = call(url, "GET", "/_cluster/health", fake=fake)[1]
     assert health["status"] == "yellow" and health["initializing_shards"] == 2 and health["number_of_nodes"] == 2
     assert call(url, "GET", "/_cat/nodes", fake=fake)[0] == 400  # only format=json is served
+
+
+# ------------------------------------------------------------------------------- snapshots (issue 14)
+def _with_repo_and_indices(fake, url):
+    status, _, _ = call(url, "PUT", "/_snapshot/s3-backups", fake=fake,
+                        body={"type": "s3", "settings": {"bucket": "es-snapshots"}})
+    assert status == 200
+    fake.indices.update({"logs-2026.01.01": {"docs": 10, "open": True}, "metrics-1": {"docs": 3, "open": True}})
+
+
+def test_create_get_and_restore_a_snapshot_in_the_documented_shapes(es):
+    fake, url = es
+    _with_repo_and_indices(fake, url)
+    status, body, _ = call(url, "PUT", "/_snapshot/s3-backups/snap-1?wait_for_completion=true", fake=fake,
+                           body={"include_global_state": True, "metadata": {"taken_by": "test"}})
+    assert status == 200
+    snap = body["snapshot"]  # SnapshotInfo
+    assert snap["snapshot"] == "snap-1" and snap["state"] == "SUCCESS" and snap["repository"] == "s3-backups"
+    assert snap["indices"] == ["logs-2026.01.01", "metrics-1"] and snap["shards"]["failed"] == 0
+    assert snap["metadata"] == {"taken_by": "test"} and snap["end_time_in_millis"] >= snap["start_time_in_millis"]
+    status, body, _ = call(url, "GET", "/_snapshot/s3-backups/_all", fake=fake)
+    assert status == 200 and body["total"] == 1 and body["remaining"] == 0
+    assert body["snapshots"][0]["uuid"] == snap["uuid"]
+    # restore under new names (Java regex groups: $1)
+    status, body, _ = call(url, "POST", "/_snapshot/s3-backups/snap-1/_restore?wait_for_completion=true", fake=fake,
+                           body={"indices": "logs-*", "rename_pattern": "(.+)", "rename_replacement": "restored-$1",
+                                 "include_global_state": False})
+    assert status == 200 and body["snapshot"]["indices"] == ["restored-logs-2026.01.01"]
+    assert fake.indices["restored-logs-2026.01.01"]["docs"] == 10
+    status, body, _ = call(url, "GET", "/restored-logs-2026.01.01/_count", fake=fake)
+    assert status == 200 and body["count"] == 10
+    status, body, _ = call(url, "DELETE", "/restored-logs-2026.01.01", fake=fake)
+    assert status == 200 and body == {"acknowledged": True} and "restored-logs-2026.01.01" not in fake.indices
+
+
+def test_snapshot_errors_are_elasticsearchs(es):
+    fake, url = es
+    status, body, _ = call(url, "PUT", "/_snapshot/nope/s1", fake=fake, body={})
+    assert status == 404 and body["error"]["type"] == "repository_missing_exception"
+    _with_repo_and_indices(fake, url)
+    assert call(url, "PUT", "/_snapshot/s3-backups/Upper", fake=fake, body={})[1]["error"]["type"] == \
+        "invalid_snapshot_name_exception"
+    assert call(url, "PUT", "/_snapshot/s3-backups/s1", fake=fake, body={})[1] == {"accepted": True}
+    status, body, _ = call(url, "PUT", "/_snapshot/s3-backups/s1", fake=fake, body={})
+    assert status == 400 and "already exists" in body["error"]["reason"]
+    status, body, _ = call(url, "GET", "/_snapshot/s3-backups/missing", fake=fake)
+    assert status == 404 and body["error"]["type"] == "snapshot_missing_exception"
+    # restoring over an open index of the same name is refused
+    status, body, _ = call(url, "POST", "/_snapshot/s3-backups/s1/_restore", fake=fake, body={"indices": "metrics-1"})
+    assert status == 500 and body["error"]["type"] == "snapshot_restore_exception"
+    assert "open index with same name already exists" in body["error"]["reason"]
+    status, body, _ = call(url, "POST", "/_snapshot/s3-backups/s1/_restore", fake=fake, body={"rename": "x"})
+    assert status == 400 and body["error"]["type"] == "x_content_parse_exception"
+
+
+def test_slm_execute_and_list_every_policy(es):
+    fake, url = es
+    _with_repo_and_indices(fake, url)
+    status, _, _ = call(url, "PUT", "/_slm/policy/nightly", fake=fake, body={
+        "schedule": "0 30 1 * * ?", "name": "<nightly-snap-{now/d}>", "repository": "s3-backups",
+        "retention": {"expire_after": "30d"}})
+    assert status == 200
+    status, body, _ = call(url, "GET", "/_slm/policy", fake=fake)
+    assert status == 200 and set(body) == {"nightly"} and body["nightly"]["policy"]["repository"] == "s3-backups"
+    status, body, _ = call(url, "POST", "/_slm/policy/nightly/_execute", fake=fake)
+    assert status == 200 and body["snapshot_name"].startswith("nightly-snap-")
+    snaps = call(url, "GET", "/_snapshot/s3-backups/_all", fake=fake)[1]["snapshots"]
+    assert snaps[0]["metadata"] == {"policy": "nightly"}

@@ -249,7 +249,7 @@ def test_who_may_read_what_follows_the_seed_policies(rendered):
     everything."""
     matrix = table_after(rendered["docs/secrets.md"], "## Who may read what")
     assert {"admin", "ansible", "apps", "terraform"} <= set(matrix[0])
-    assert len(matrix) == 15  # 12 + elastic/kibana, elastic/fleet, elastic/kibana-encryption (issue 11, item 6)
+    assert len(matrix) == 16  # 12 + elastic/kibana, elastic/fleet, elastic/kibana-encryption (issue 11, item 6) + backup/vault (issue 14)
 
     def reads(cell: str) -> bool:
         return "read" in [c.strip() for c in cell.split(",")]
@@ -266,7 +266,7 @@ def test_who_may_read_what_follows_the_seed_policies(rendered):
         assert "list" not in row["terraform"]  # terraform's rule grants read only
     users = {r["User"]: r for r in table_after(rendered["docs/secrets.md"], "## Users")}
     assert users["terraform"]["Can read"] == "`infra/proxmox`"
-    assert users["admin"]["Can read"] == "all 15 catalogue paths"
+    assert users["admin"]["Can read"] == "all 16 catalogue paths"
     assert "infra" not in users["apps"]["Can read"]
 
 

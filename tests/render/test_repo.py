@@ -233,7 +233,7 @@ def test_security_explains_what_git_ignores(files):
     assert "5 key shares, any 3" in text
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| `")}
     assert rows["`terraform`"].split("|")[3].strip() == "`infra/proxmox`"  # not infra/ssh (issue 11, item 12)
-    assert "all 15 catalogue paths" in rows["`admin`"]  # 12 + the Elastic service tokens and Kibana key
+    assert "all 16 catalogue paths" in rows["`admin`"]  # 12 + the Elastic service tokens and Kibana key + backup/vault
 
 
 def test_security_without_step_ca_or_skip_verify(reference_path):

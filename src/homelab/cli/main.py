@@ -63,7 +63,7 @@ STATE = {"debug": False}
 COMMAND_MODULES = (
     "check", "inventory", "schema", "init", "explain", "render", "plan", "apply", "up",
     "vault", "secrets", "vm", "app", "cluster", "node", "sandbox", "state", "validate", "charts", "pki",
-    "upgrade", "destroy",
+    "upgrade", "destroy", "backup", "restore", "drill",
 )
 
 

@@ -28,6 +28,9 @@ def all_secret_refs(lab) -> list[tuple[tuple, str, str]]:
     if lab.backup.velero and lab.platform.velero.enabled:
         path, fields = parse_ref(lab.backup.velero.credentials)
         refs += [(("backup", "velero", "credentials"), path, f) for f in fields]
+    if lab.backup.vault.offsite:
+        path, fields = parse_ref(lab.backup.vault.offsite.credentials)
+        refs += [(("backup", "vault", "offsite", "credentials"), path, f) for f in fields]
     kps = lab.platform.kube_prometheus_stack
     if kps.enabled and kps.grafana_admin:
         path, fields = parse_ref(kps.grafana_admin)

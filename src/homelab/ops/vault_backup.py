@@ -3,8 +3,10 @@
 Raft storage (the embedded server, or a Vault with integrated storage): an API snapshot
 (`GET /v1/sys/storage/raft/snapshot`), saved as `vault-<UTC time>.snap` (mode 0600) with
 `vault-<time>.snap.sha256` (sha256sum format) and `vault-<time>.manifest.json`:
-format, kind, created (UTC), vault version, storage type, file, size, sha256, lab digest, KV mount and
-the KV inventory (every secret path with its current version — never a value).
+format, kind, created (UTC), vault version, storage type, file, size, sha256, lab digest, KV mount,
+the KV inventory (every secret path with its current version — never a value) and `kv_hashes`: for every
+version of every path an HMAC-SHA256 of its data (or "deleted"/"destroyed"), keyed with the backed-up
+Vault's unseal keys (`kv_hash.key: unseal-keys`), else with a random salt kept in the manifest.
 
 File storage (the seed's HashiCorp Vault): there is no snapshot API. `backup --data-dir DIR` makes a
 tar.gz of the data directory, as the seed does by hand. It is only consistent when Vault is not
@@ -83,6 +85,59 @@ def kv_inventory(api: VaultApi) -> dict[str, int]:
     return dict(sorted(inv.items()))
 
 
+def value_hash(salt: bytes, data: dict) -> str:
+    """HMAC-SHA256 of one version's data (canonical JSON) under the manifest's hash key (hash_key below)."""
+    import hmac
+
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(salt, text.encode(), hashlib.sha256).hexdigest()
+
+
+def key_from_unseal_keys(keys: dict) -> bytes | None:
+    """The HMAC key derived from the backed-up Vault's unseal keys: whoever can restore the backup can check
+    its hashes, and a manifest that leaks (it is copied to S3 beside the snapshot) cannot be brute-forced for a
+    weak value without those keys."""
+    shares = sorted(str(k) for k in keys.get("keys") or [])
+    if not shares:
+        return None
+    return hashlib.sha256(("homelab kv hash v1\0" + "\0".join(shares)).encode()).digest()
+
+
+def hash_key(target: VaultTarget) -> tuple[bytes, dict]:
+    """(key, manifest description): from the keys file when it is at hand, else a random salt kept in the
+    manifest (then the hashes only resist guessing as far as the values are long and random)."""
+    from homelab.engines.vault.target import read_keys_file
+
+    try:
+        key = key_from_unseal_keys(read_keys_file(target.keys_file))
+    except StateError:
+        key = None
+    if key is not None:
+        return key, {"algorithm": "hmac-sha256", "key": "unseal-keys",
+                     "over": "canonical JSON of each version's data"}
+    salt = os.urandom(16)
+    return salt, {"algorithm": "hmac-sha256", "key": "salt", "salt": salt.hex(),
+                  "over": "canonical JSON of each version's data"}
+
+
+def kv_hashes(api: VaultApi, paths, salt: bytes) -> dict[str, dict[str, str]]:
+    """path -> {version: hash of its data, or "deleted"/"destroyed"} for every version Vault keeps."""
+    out: dict[str, dict[str, str]] = {}
+    for path in sorted(paths):
+        meta = api.kv_metadata(path) or {}
+        versions: dict[str, str] = {}
+        for v, info in sorted((meta.get("versions") or {}).items(), key=lambda item: int(item[0])):
+            if (info or {}).get("destroyed"):
+                versions[str(v)] = "destroyed"
+            elif (info or {}).get("deletion_time"):
+                versions[str(v)] = "deleted"
+            else:
+                got = api.kv_read(path, int(v))
+                versions[str(v)] = value_hash(salt, got[0]) if got else "deleted"
+        out[path] = versions
+    return out
+
+
 @dataclass
 class BackupResult:
     file: Path
@@ -92,10 +147,12 @@ class BackupResult:
     kind: str
     paths: int = 0
     pruned: list[str] = field(default_factory=list)
+    created: str = ""
+    name: str = ""
 
     def to_json(self) -> dict:
         return {"file": str(self.file), "manifest": str(self.manifest), "sha256": self.sha256, "size": self.size,
-                "kind": self.kind, "kv_paths": self.paths, "pruned": self.pruned}
+                "kind": self.kind, "kv_paths": self.paths, "pruned": self.pruned, "created": self.created}
 
 
 def _stamp() -> str:
@@ -111,7 +168,8 @@ def _finish(directory: Path, name: str, payload: Path, kind: str, extra: dict, r
     mpath = directory / f"{name}.manifest.json"
     _write_private(mpath, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     pruned = apply_retention(directory, retention)
-    return BackupResult(payload, mpath, digest, size, kind, len(extra.get("kv", {})), pruned)
+    return BackupResult(payload, mpath, digest, size, kind, len(extra.get("kv", {})), pruned,
+                        manifest["created"], name)
 
 
 def apply_retention(directory: Path, keep: int) -> list[str]:
@@ -130,17 +188,22 @@ def backup(api: VaultApi, lab, target: VaultTarget, lab_digest: str, *, director
     st = api.require_ready()
     if st.get("storage_type") not in (None, "raft"):
         raise VaultError(f"Vault uses {st.get('storage_type')} storage: there is no snapshot API",
-                         "seal or stop Vault, then run `homelab vault backup --data-dir DIR` on the Vault host")
+                         "the Vault VM backs it up itself (vault-backup.timer: `systemctl start vault-backup.service` "
+                         "there for one now); or seal or stop Vault and run `homelab vault backup --data-dir DIR` "
+                         "on the Vault host")
     out = backup_dir(lab, target, directory)
     _make_dir(out)
     name = f"vault-{_stamp()}"
     inventory = kv_inventory(api)
+    key, described = hash_key(target)
+    hashes = kv_hashes(api, inventory, key)
     data = api.snapshot()
     payload = out / f"{name}.snap"
     _write_private(payload, data)
     extra = {"vault_version": st.get("version"), "storage_type": st.get("storage_type") or "raft",
              "lab_digest": lab_digest, "kv_mount": api.kv_mount, "kv": inventory,
-             "shares": st.get("n"), "threshold": st.get("t")}
+             "kv_hash": described,
+             "kv_hashes": hashes, "shares": st.get("n"), "threshold": st.get("t")}
     return _finish(out, name, payload, "raft-snapshot", extra,
                    retention if retention is not None else lab.backup.vault.retention)
 

@@ -18,6 +18,7 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 from homelab.errors import HomelabError
+from homelab.lab.cron import on_calendar
 from homelab.lab.parts import lab_parts
 from homelab.lab.refs import parse_ref
 from homelab.lab.tls import CA_FILE, TLS_DIR, vault_ca_file, vault_verify
@@ -328,9 +329,31 @@ def _vault_sans(doc) -> list[str]:
     return sans
 
 
+def _vault_backup(doc) -> dict:
+    """backup.vault for the role's timer (tasks/backup.yml): cron as systemd OnCalendar= events
+    (lab/cron.py; checked against cron with systemd-analyze in tests/render/test_vault_backup_timer.py)."""
+    b = doc.lab.backup.vault
+    try:
+        events = on_calendar(b.schedule)
+    except ValueError as exc:
+        loc = doc.locate(("backup", "vault", "schedule"))
+        raise HomelabError(f"{loc.file}:{loc.line}:{loc.col}: backup.vault.schedule: {exc}",
+                           "e.g. '0 3 * * *' (daily at 03:00 UTC)") from None
+    data: dict = {"vault_server_backup_schedule": b.schedule, "vault_server_backup_on_calendar": events,
+                  "vault_server_backup_retention": b.retention, "vault_server_backup_dir": b.vm_directory}
+    if b.offsite:
+        off = b.offsite
+        path, fields = parse_ref(off.credentials)
+        data["vault_server_backup_offsite"] = {"endpoint": off.endpoint.rstrip("/"), "bucket": off.bucket,
+                                               "prefix": off.prefix, "region": off.region, "verify": off.verify}
+        data["vault_server_backup_offsite_secret"] = {"path": path, "access_key": fields[0], "secret_key": fields[1]}
+    return data
+
+
 def group_vars_vault(doc) -> dict:
     vault, pki = doc.lab.vault, doc.lab.pki
     return {
+        **_vault_backup(doc),
         "vault_server_tls_sans": _vault_sans(doc),
         "vault_server_version": vault.version,
         "vault_server_storage": vault.storage,

@@ -49,7 +49,7 @@ def field_problem(text: str, field) -> str | None:
     return None
 
 
-def cron_problem(expr: str, velero: bool = False) -> str | None:
+def cron_problem(expr: str, velero: bool = False, elasticsearch: bool = False) -> str | None:
     """Why a five-field cron expression is invalid (None for a valid one or an @macro)."""
     if expr.strip().startswith("@"):
         return None  # the model accepts only the known macros
@@ -62,22 +62,27 @@ def cron_problem(expr: str, velero: bool = False) -> str | None:
             return problem
     if velero and re.search(r"(^|[,-])7($|[,/-])", parts[4]):
         return "day of week 7: Velero's cron parser (robfig/cron) takes 0-6, Sunday is 0"
+    if elasticsearch and parts[2] not in ("*", "?") and parts[4] not in ("*", "?"):
+        # SLM schedules are Quartz cron: exactly one of the two day fields is '?' (Elasticsearch reference,
+        # "Cron expressions"); cron's "either day" cannot be said (render/ansible.py es_cron).
+        return ("it restricts both the day of month and the day of week: Elasticsearch's (Quartz) cron cannot "
+                "express cron's 'either day'; keep one of them '*'")
     return None
 
 
 def schedules(lab):
     b = lab.backup
-    yield ("backup", "vault", "schedule"), b.vault.schedule, False
+    yield ("backup", "vault", "schedule"), b.vault.schedule, {}
     if b.elasticsearch:
-        yield ("backup", "elasticsearch", "schedule"), b.elasticsearch.schedule, False
+        yield ("backup", "elasticsearch", "schedule"), b.elasticsearch.schedule, {"elasticsearch": True}
     for i, sched in enumerate(b.velero.schedules if b.velero else []):
-        yield ("backup", "velero", "schedules", i, "schedule"), sched.schedule, True
+        yield ("backup", "velero", "schedules", i, "schedule"), sched.schedule, {"velero": True}
 
 
 @rule("cron-invalid", "error", "a cron schedule has a value out of range or a malformed field")
 def check(doc):
-    for path, expr, velero in schedules(doc.lab):
-        problem = cron_problem(expr, velero)
+    for path, expr, dialect in schedules(doc.lab):
+        problem = cron_problem(expr, **dialect)
         if problem:
             yield Finding(path, f"schedule {expr!r}: {problem}",
                           "five fields: minute 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC, day of "

@@ -24,10 +24,27 @@ def _cron(value: Any) -> str:
 Cron = Annotated[str, AfterValidator(_cron)]
 
 
+class ObjectStore(Model):
+    """An S3-compatible bucket (TrueNAS/MinIO in the lab) that backups are copied to, off the machine
+    that made them. The keys are a Vault reference, never a literal."""
+
+    endpoint: str = Field(pattern=r"^https?://[^\s/]+(:\d+)?/?$", description="S3 API URL, e.g. https://truenas:9000.")
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    prefix: str = Field(default="vault", pattern=r"^[A-Za-z0-9._/-]*$", description="Key prefix in the bucket.")
+    region: str = Field(default="us-east-1", description="Signing region (MinIO/TrueNAS accept us-east-1).")
+    credentials: str = Field(pattern=r"^[^#\s]+#[^#,\s]+,[^#,\s]+$",
+                             description="Vault 'path#access_key_field,secret_key_field'.")
+    verify: bool | str = Field(default=True, description="Verify the endpoint's certificate: true, false, or "
+                               "a CA bundle path on the machine that uploads.")
+
+
 class VaultBackup(Model):
-    schedule: Cron = Field(default="0 3 * * *", description="cron schedule")
+    schedule: Cron = Field(default="0 3 * * *", description="cron schedule (UTC) of the snapshots on the Vault VM")
     retention: int = Field(default=14, ge=1, description="Number of backups kept.")
     directory: str = Field(default=".homelab/backups/vault")
+    vm_directory: str = Field(default="/var/backups/vault", pattern=r"^/",
+                              description="Where the Vault VM's scheduled snapshots are kept.")
+    offsite: ObjectStore | None = Field(default=None, description="S3 bucket the snapshots are copied to.")
 
 
 class ElasticBackup(Model):
@@ -133,6 +150,24 @@ class DrDrill(Model):
     restore_target: Literal["embedded", "scratch"] = "embedded"
 
 
+class Target(Model):
+    """Recovery objectives one kind of backup is drilled against (`homelab drill`)."""
+
+    rpo: str = Field(default="26h", pattern=r"^\d+[mhd]$", description="Newest good backup at most this old.")
+    rto: str = Field(default="30m", pattern=r"^\d+[smhd]$", description="A restore takes at most this long.")
+
+
+class Targets(Model):
+    vault: Target = Field(default_factory=Target)
+    elasticsearch: Target = Field(default_factory=Target)
+    apps: Target = Field(default_factory=lambda: Target(rpo="26h", rto="1h"))
+
+
+def duration_seconds(text: str) -> int:
+    """'90s', '30m', '26h', '7d' -> seconds (the patterns above guarantee the shape)."""
+    return int(text[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[text[-1]]
+
+
 class Backups(Model):
     vault: VaultBackup = Field(default_factory=VaultBackup)
     elasticsearch: ElasticBackup | None = None
@@ -142,6 +177,7 @@ class Backups(Model):
                                                   description="Replication tasks on TrueNAS.")
     offsite: str | None = Field(default=None, description="Secondary storage location for replication.")
     dr_drill: DrDrill = Field(default_factory=DrDrill)
+    targets: Targets = Field(default_factory=Targets, description="RPO/RTO per kind, checked by `homelab drill`.")
 
     @model_validator(mode="after")
     def _zfs_tasks(self):

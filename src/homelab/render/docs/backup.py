@@ -81,11 +81,21 @@ def _summary(lab) -> str:
 
 
 def _vault(lab) -> str:
+    from homelab.lab.cron import on_calendar
+
     b = lab.backup
+    try:
+        events = ", ".join(code(e) for e in on_calendar(b.vault.schedule))
+    except ValueError:
+        events = "not a cron schedule"
+    off = b.vault.offsite
     return table(["Setting", "Value"], [
-        ["Schedule (cron)", code(b.vault.schedule)],
+        ["Schedule (cron, UTC)", code(b.vault.schedule)],
+        ["On the Vault VM", f"`vault-backup.timer` (OnCalendar {events}), into {code(b.vault.vm_directory)}"],
         ["Backups kept", b.vault.retention],
-        ["Directory", code(b.vault.directory)],
+        ["Directory (`homelab backup vault`)", code(b.vault.directory)],
+        ["Off-site copy", f"S3 bucket `{off.bucket}` (prefix `{off.prefix}`) at {off.endpoint}, keys from Vault "
+                          f"`{off.credentials}`" if off else "not configured"],
         ["Storage backend", lab.vault.storage],
         ["Unseal", f"Shamir {lab.vault.init.threshold} of {lab.vault.init.shares} key shares, held by operators"],
     ])

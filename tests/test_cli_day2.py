@@ -111,7 +111,11 @@ def test_help_of_every_command_has_no_python_placeholders(capsys, monkeypatch):
 
 
 def test_shell_completion(starter):
-    out = homelab("--show-completion", "bash", cwd=starter)
+    # The shell is named, never detected: under a test runner the parent process is no shell (shellingham), and
+    # no completion variable of the runner's environment may leak in.
+    env = {k: v for k, v in clean_env().items() if not k.endswith("_COMPLETE") and not k.startswith("COMP_")}
+    out = homelab("--show-completion", "bash", cwd=starter,
+                  env={**env, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
     assert out.returncode == 0, out.stderr
     assert "complete -o default -F _homelab_completion homelab" in out.stdout
     assert "_HOMELAB_COMPLETE=complete_bash" in out.stdout

@@ -77,7 +77,8 @@ def es(tmp_path, openbao_dev):
 def run(repo: Path, text: str, extra: dict, env: dict) -> subprocess.CompletedProcess:
     tree = repo / "ansible"
     (tree / "_test.yml").write_text(text)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "VAULT_", "HOMELAB_"))}
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("ANSIBLE_", "VAULT_", "HOMELAB_")) or k.startswith("HOMELAB_NETGUARD")}
     environ.update({"ANSIBLE_NOCOLOR": "1", "PATH": f"{BIN}{os.pathsep}{environ.get('PATH', '')}",
                     "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS), **env})
     args = [str(BIN / "ansible-playbook"), "-i", "inventory.yml", "_test.yml",

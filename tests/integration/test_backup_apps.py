@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fakes import velero_crds  # noqa: E402
 from fakes.kube_apiserver import APPLY, FakeKubeApiServer  # noqa: E402
+from helm_charts import load_chart, of_kind, render  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_LAB = ROOT / "examples" / "reference" / "homelab.yaml"
@@ -81,9 +82,13 @@ def cluster(tmp_path):
         client.invalidate()
         lab = load_lab(REFERENCE_LAB).lab.model_copy(deep=True)
         client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "velero"}})
-        schedules = velero_schedules(lab.model_copy(update={"platform": lab.platform.model_copy(update={
-            "velero": lab.platform.velero.model_copy(update={"enabled": True})})}))
+        # the Schedule objects as the velero 12.1.0 chart makes them of the rendered `schedules` value
+        values = {"schedules": velero_schedules(lab.model_copy(update={"platform": lab.platform.model_copy(update={
+            "velero": lab.platform.velero.model_copy(update={"enabled": True})})}))}
+        schedules = of_kind(render(load_chart("velero", "12.1.0"), values, "velero", "velero"), "Schedule")
         for s in schedules:
+            for key in ("labels",):  # the chart's own labels stay; Helm's managed-by is not ours to apply
+                s["metadata"].get(key, {}).pop("app.kubernetes.io/managed-by", None)
             s["metadata"].pop("annotations", None)
             client.apply(s)
         fake.requests.clear()
@@ -104,7 +109,7 @@ def test_backup_apps_previews_and_waits_for_consent(cluster, homelab_tools, tmp_
     fake, _, _, kubeconfig, _ = cluster
     proc = run(homelab_tools, tmp_path, "backup", "apps", "--kubeconfig", str(kubeconfig))
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "will back up  apps: a Velero Backup from Schedule velero/daily-apps" in proc.stderr
+    assert "will back up  apps: a Velero Backup from Schedule velero/velero-daily-apps" in proc.stderr
     assert velero_writes(fake, "backups") == []
 
 
@@ -119,9 +124,10 @@ def test_backup_apps_creates_a_backup_from_the_schedule_and_reports_its_phase(cl
     # the documented shape: server-side apply, homelab's field manager, a Backup whose spec is the template
     assert req.content_type == APPLY and req.query == {"fieldManager": "homelab", "force": "true"}
     assert req.body["apiVersion"] == "velero.io/v1" and req.body["kind"] == "Backup"
-    assert req.body["metadata"]["name"].startswith("daily-apps-") and len(req.body["metadata"]["name"]) == 25
-    assert req.body["metadata"]["labels"]["velero.io/schedule-name"] == "daily-apps"
-    assert req.body["spec"] == schedules["daily-apps"]["spec"]["template"]
+    name = req.body["metadata"]["name"]  # as Velero names a scheduled backup: the Schedule's name and a stamp
+    assert name.startswith("velero-daily-apps-") and len(name) == len("velero-daily-apps-") + 14
+    assert req.body["metadata"]["labels"]["velero.io/schedule-name"] == "velero-daily-apps"
+    assert req.body["spec"] == schedules["velero-daily-apps"]["spec"]["template"]
     assert fake.get_object("velero.io/v1", "Backup", entry["backup"], "velero")["status"]["phase"] == "Completed"
     run_manifest = json.loads(Path(out["manifest"]).read_text())
     assert run_manifest["backups"][0]["backup"] == entry["backup"]
@@ -129,11 +135,11 @@ def test_backup_apps_creates_a_backup_from_the_schedule_and_reports_its_phase(cl
 
 def test_backup_from_a_schedule_the_cluster_lacks_says_so(cluster, homelab_tools, tmp_path):
     fake, _, client, kubeconfig, _ = cluster
-    client.delete("velero.io/v1", "Schedule", "weekly-all", "velero")
+    client.delete("velero.io/v1", "Schedule", "velero-weekly-all", "velero")
     proc = run(homelab_tools, tmp_path, "backup", "apps", "-y", "--kubeconfig", str(kubeconfig), "--schedule",
                "weekly-all")
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert "no Velero Schedule velero/weekly-all" in proc.stderr and "Traceback" not in proc.stderr
+    assert "no Velero Schedule velero/velero-weekly-all" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def _backup(client, fake, name: str, namespaces: list[str], phase: str, finished: str):

@@ -62,7 +62,7 @@ def test_destroy_vms_takes_what_runs_on_them_and_says_so(applied):
 def test_destroy_all_backs_up_vault_first_and_deletes_the_discovered_policy(applied):
     s, engines = applied
     plan, covered = ops.destroy_plan(s, ops.layers_for([]))
-    assert covered == ["vault", "vms", "hosts", "clusters", "gitops", "platform", "apps"]
+    assert covered == ["vault", "vms", "hosts", "clusters", "gitops", "platform", "apps", "nas"]
     by = plan.by_address()
     assert by["vault_policy.by-hand"].action == "delete"  # live, in neither lab nor state
     assert set(by) == set(s.store.resources()) | {"vault_policy.by-hand"}

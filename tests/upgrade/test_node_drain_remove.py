@@ -112,12 +112,12 @@ def test_drain_and_uncordon_through_the_cli(lab):
 def test_remove_an_agent_deletes_exactly_its_addresses_and_the_node(lab):
     result, order = remove(lab, "k4")
     assert result.role == "agent" and result.evicted == ["web/web-1"] and not result.left_etcd
-    assert sorted(result.deleted) == ["host.k4", "k3s_agent.k4", "proxmox_vm.k4"]
+    assert sorted(result.deleted) == ["host.k4", "host_pki.k4", "k3s_agent.k4", "proxmox_vm.k4"]
     calls = [a for e in lab["engines"].values() for a in e.calls]
     assert sorted(calls) == sorted(result.deleted)  # nothing else was touched
     # the uninstall (k3s_agent) before the host, the host before the VM
     ansible, terraform = lab["engines"]["ansible"].calls, lab["engines"]["terraform"].calls
-    assert ansible == ["k3s_agent.k4", "host.k4"] and terraform == ["proxmox_vm.k4"]
+    assert ansible == ["k3s_agent.k4", "host_pki.k4", "host.k4"] and terraform == ["proxmox_vm.k4"]
     assert result.node_deleted and lab["fake"].get_object("v1", "Node", "k4") is None
     text = lab["path"].read_text()
     assert "name: k4" not in text and "agents: []" in text and "# the upgrade tests' lab" in text
@@ -130,7 +130,7 @@ def test_remove_a_server_leaves_etcd_before_the_uninstall(lab):
     assert result.left_etcd and result.role == "server"
     node_patches = [r for r in lab["fake"].requests if r.method == "PATCH" and r.path == "/api/v1/nodes/k3"]
     assert any((r.body.get("metadata") or {}).get("annotations", {}).get(ETCD_REMOVE) == "true" for r in node_patches)
-    assert sorted(result.deleted) == ["host.k3", "k3s_server.k3", "proxmox_vm.k3"]
+    assert sorted(result.deleted) == ["host.k3", "host_pki.k3", "k3s_server.k3", "proxmox_vm.k3"]
     assert "servers: [k1, k2]" in lab["path"].read_text()
 
 
@@ -155,7 +155,7 @@ def test_a_failed_uninstall_stops_and_the_rerun_finishes(lab):
     lab["engines"]["ansible"].fail = set()
     result, order = remove(lab, "k4")
     assert order == ["apply k3s_*.k4 (k4 in the inventory)", "edit vm", "apply *.k4"]
-    assert sorted(result.deleted) == ["host.k4", "k3s_agent.k4", "proxmox_vm.k4"]
+    assert sorted(result.deleted) == ["host.k4", "host_pki.k4", "k3s_agent.k4", "proxmox_vm.k4"]
     assert result.node_deleted
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from homelab.errors import EngineError, UsageError
 from homelab.ops.backup import Prepared
+from homelab.render.kubernetes.velero import schedule_object_name
 
 VELERO = "velero.io/v1"
 SCHEDULE_LABEL = "velero.io/schedule-name"  # velero pkg/apis/velero/v1/labels_annotations.go
@@ -85,9 +86,10 @@ def prepare_backup(doc, kubeconfig: str | None, context: str | None, schedule: s
     if client is None:
         return Prepared(skip="no Kubernetes connection (pass --kubeconfig or set gitops.argocd.kubeconfig)")
     ns = _namespace(doc)
-    lines = [f"apps: a Velero Backup from Schedule {ns}/{name} (its template as the cluster has it) at "
+    obj = schedule_object_name(name)  # the lab's `daily-apps` is the chart's Schedule `velero-daily-apps`
+    lines = [f"apps: a Velero Backup from Schedule {ns}/{obj} (its template as the cluster has it) at "
              f"{client.access.server}; waits up to {wait:.0f}s for it to finish"]
-    return Prepared(lines, lambda say: run_backup(client, ns, name, say, wait))
+    return Prepared(lines, lambda say: run_backup(client, ns, obj, say, wait))
 
 
 def run_backup(client, ns: str, schedule: str, say, wait: float) -> dict:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from homelab.checks.base import Finding, rule
 from homelab.checks.rules.cron_invalid import cron_problem
+from homelab.lab.backups import UNIT_HOURS, zfs_cron, zfs_lifetime
 
-ZFS_HOURS = {"hourly": 1, "daily": 24, "weekly": 168, "monthly": 744}
+# A Velero TTL or a ZFS lifetime up to ONE gap is backup-ttl-short's to judge (an error below it); this rule
+# warns from there up to two gaps (and about single kept copies), so no window is reported twice.
+SHORTER_IS_AN_ERROR_ELSEWHERE = ("velero", "zfs")
 
 
 def _gap(expr: str) -> float | None:
@@ -27,8 +30,10 @@ def _windows(lab):
         if (gap := _gap(s.schedule)) is not None:
             yield ("backup", "velero", "schedules", i, "ttl"), f"Velero schedule {s.name}", int(s.ttl[:-1]), gap, None
     for i, z in enumerate(b.zfs):
-        yield ("backup", "zfs", i, "retention"), f"ZFS {z.dataset}", z.retention * ZFS_HOURS[z.schedule], \
-            ZFS_HOURS[z.schedule], z.retention
+        count, unit = zfs_lifetime(z)  # `lifetime`, or `retention` snapshots of a named schedule
+        if (gap := _gap(zfs_cron(z))) is not None:
+            yield (("backup", "zfs", i, "lifetime" if z.lifetime else "retention"), f"ZFS {z.dataset}",
+                   count * UNIT_HOURS[unit], gap, None if z.lifetime else z.retention)
 
 
 def _hours(h: float) -> str:
@@ -43,6 +48,8 @@ def check(doc):
         if count == 1:
             yield Finding(path, f"{what} keeps a single backup: when it is bad there is nothing to fall back on",
                           "keep at least 2 (the reference lab keeps 14 daily Vault backups and 14 daily ZFS snapshots)")
+        elif path[1] in SHORTER_IS_AN_ERROR_ELSEWHERE and kept <= gap:
+            continue
         elif kept < 2 * gap:
             yield Finding(path, f"{what} keeps backups for {_hours(kept)} but runs up to {_hours(gap)} apart: "
                           + ("some of the time there is no backup at all" if kept <= gap else

@@ -12,46 +12,17 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from homelab.errors import EngineError
-
-# --------------------------------------------------------------------------------------- errors
-
-
-class VaultError(EngineError):
-    """Vault answered with an error (or did not answer)."""
-
-
-class VaultUnreachableError(VaultError):
-    """Nothing answers at the address (connection refused, DNS, TLS)."""
-
-
-class VaultNotInitializedError(VaultError):
-    pass
-
-
-class VaultAlreadyInitializedError(VaultError):
-    pass
-
-
-class VaultSealedError(VaultError):
-    pass
-
-
-class VaultUnsealKeyError(VaultError):
-    """An unseal key was rejected (wrong key, wrong format, or keys of another Vault)."""
-
-
-class VaultPermissionError(VaultError):
-    """The token is valid but its policies do not allow the request."""
-
-
-class VaultTokenError(VaultError):
-    """No token, or the token is invalid, expired or revoked."""
-
-
-class VaultLoginError(VaultError):
-    """A userpass login was refused (unknown user or wrong password)."""
-
+from homelab.engines.vault.errors import (  # noqa: F401 - re-exported: the client raises them
+    VaultAlreadyInitializedError,
+    VaultError,
+    VaultLoginError,
+    VaultNotInitializedError,
+    VaultPermissionError,
+    VaultSealedError,
+    VaultTokenError,
+    VaultUnreachableError,
+    VaultUnsealKeyError,
+)
 
 # --------------------------------------------------------------------------------------- client seam
 

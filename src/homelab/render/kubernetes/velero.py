@@ -30,6 +30,8 @@ def schedule_object_name(name: str) -> str:
     """The Schedule the chart makes of `schedules.<name>`: `<velero.fullname>-<name>` (velero 12.1.0
     templates/schedule.yaml; the fullname is the release name when it contains "velero")."""
     return f"{VELERO_RELEASE}-{name}"
+
+
 BACKUP_CRON = {"hourly": "15 * * * *", "daily": "30 3 * * *", "weekly": "30 3 * * 0"}
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import socketserver
 import threading
 
 import pytest
@@ -42,10 +43,19 @@ V33, V34, V35 = "v1.33.4+k3s1", "v1.34.1+k3s1", "v1.35.0+k3s1"
 INDEX = subnet_index(8)
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def server_bind(self):
+        # http.server's own server_bind asks for the bound address's name (socket.getfqdn: a DNS PTR query to
+        # the machine's resolver, which the sealed test network counts as a send with no route); nothing here
+        # needs the name.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
 def serve(directory, host: str):
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
     handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer((host, 0), handler)
+    server = _Server((host, 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
